@@ -1,0 +1,5 @@
+import sys
+
+from basegear.cli import main
+
+sys.exit(main())
