@@ -39,6 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         return 130
+    except Exception as exc:  # a bug in BaseGear: say so without a traceback
+        if debug:
+            raise
+        console.err().print(
+            f"[red]internal error[/red] {type(exc).__name__}: {exc}\n"
+            "This is a bug in BaseGear; run again with --debug to see where it happened."
+        )
+        return 70
     return 0
 
 
@@ -91,14 +99,17 @@ def _options(stage: str | None, region: str | None, params: tuple[str, ...]) -> 
 
 def _service_options(command: Any) -> Any:
     command = click.argument("path", type=click.Path(path_type=Path), default=".")(command)
-    command = click.option("--param", "params", multiple=True,
-                           help="A ${param:key} value, as key=value (repeatable).")(command)
+    command = click.option(
+        "--param", "params", multiple=True, help="A ${param:key} value, as key=value (repeatable)."
+    )(command)
     command = click.option("--region", "-r", help="The AWS region (${opt:region}).")(command)
     return click.option("--stage", "-s", help="The stage (${opt:stage}).")(command)
 
 
-@click.group(help="BaseGear: build, run and deploy serverless.yml services.",
-             epilog="Add --debug to any command to see a traceback on errors.")
+@click.group(
+    help="BaseGear: build, run and deploy serverless.yml services.",
+    epilog="Add --debug to any command to see a traceback on errors.",
+)
 def gear() -> None:
     """The command group."""
 
@@ -106,8 +117,9 @@ def gear() -> None:
 @gear.command(name="print", help="Print the resolved configuration.")
 @_service_options
 @click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml")
-def print_command(path: Path, stage: str | None, region: str | None, params: tuple[str, ...],
-                  output_format: str) -> None:
+def print_command(
+    path: Path, stage: str | None, region: str | None, params: tuple[str, ...], output_format: str
+) -> None:
     from basegear.config.service import load_service
 
     loaded = load_service(path, _options(stage, region, params))
@@ -118,8 +130,13 @@ def print_command(path: Path, stage: str | None, region: str | None, params: tup
     else:
         import yaml
 
-        text = yaml.dump(loaded.data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
-                         sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.dump(
+            loaded.data,
+            Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        )
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

@@ -412,20 +412,19 @@ def _rule(rule: object, path: ConfigPath, top: bool, names: Names, out: list[Pro
         _problem(out, (*path, "Next"), message)
 
     combinators = [key for key in _COMBINATORS if key in rule]
-    if "Condition" in rule or combinators:
-        used = ["Condition"] if "Condition" in rule else combinators
-        for key in rule:
-            if key not in extras and key not in used:
-                _problem(out, (*path, _key(key)), f"field '{key}' cannot be used with {used[0]}")
-        if len(used) > 1:
-            message = f"a choice rule takes one of And, Or or Not, not {' and '.join(used)}"
-            _problem(out, path, message)
-    else:
+    used = ["Condition"] if "Condition" in rule else combinators
+    for key in rule:
+        if used and key not in extras and key not in used:
+            _problem(out, (*path, _key(key)), f"field '{key}' cannot be used with {used[0]}")
+    if "Condition" in rule:  # JSONata: one boolean expression instead of Variable and operator
+        if not isinstance(condition := rule["Condition"], str | bool):
+            message = f"Condition must be a JSONata string or a boolean, not {_shown(condition)}"
+            _problem(out, (*path, "Condition"), message)
+    elif not combinators:
         _comparison(rule, path, extras, out)
-    condition = rule.get("Condition", True)  # JSONata
-    if not isinstance(condition, str | bool):
-        message = f"Condition must be a JSONata string or a boolean, not {_shown(condition)}"
-        _problem(out, (*path, "Condition"), message)
+    elif len(combinators) > 1:
+        message = f"a choice rule takes one of And, Or or Not, not {' and '.join(combinators)}"
+        _problem(out, path, message)
     for key in combinators if "Condition" not in rule else []:
         value, at = rule[key], (*path, key)
         if key == "Not":

@@ -36,16 +36,16 @@ def _environment_sizes(service: Service) -> Iterator[Problem]:
     for key, function in service.functions.items():
         merged = {**service.provider.environment, **function.environment}
         size = sum(
-            len(name.encode()) + len(
-                value.encode() if isinstance(value, str) else json.dumps(value).encode()
-            )
+            len(name.encode())
+            + len(value.encode() if isinstance(value, str) else json.dumps(value).encode())
             for name, value in merged.items()
         )
         if size > ENVIRONMENT_LIMIT_BYTES:
             yield Problem(
                 f"environment variables take {size} bytes (provider's and the function's "
                 f"together); Lambda allows at most {ENVIRONMENT_LIMIT_BYTES}",
-                None, ("functions", key, "environment"),
+                None,
+                ("functions", key, "environment"),
             )
 
 
@@ -69,7 +69,8 @@ def _alarm_names(service: Service) -> Iterator[Problem]:
                 yield Problem(
                     f"unknown alarm '{name}'{did_you_mean(name, known)} (expected one of "
                     f"{', '.join(known)}, or a definition in custom.alerts.definitions)",
-                    None, (*path, index),
+                    None,
+                    (*path, index),
                 )
             elif isinstance(alarm, AlarmDefinition) and name not in known and not alarm.metric:
                 yield Problem(f"alarm '{name}' needs a metric", None, (*path, index))
@@ -78,7 +79,8 @@ def _alarm_names(service: Service) -> Iterator[Problem]:
             yield Problem(
                 f"alarm definition '{name}' needs a metric (only the plugin's defaults "
                 f"{', '.join(DEFAULT_ALARMS)} have one already)",
-                None, ("custom", "alerts", "definitions", name),
+                None,
+                ("custom", "alerts", "definitions", name),
             )
 
 
@@ -91,11 +93,17 @@ def _state_machines(service: Service) -> Iterator[Problem]:
 
 
 def _plugins(service: Service) -> Iterator[Problem]:
-    names = service.plugins if isinstance(service.plugins, list) else \
-        list(service.plugins.get("modules") or [])
+    names = (
+        service.plugins
+        if isinstance(service.plugins, list)
+        else list(service.plugins.get("modules") or [])
+    )
     for index, name in enumerate(names):
         if name not in NATIVE_PLUGINS:
             yield Problem(
                 f"plugin '{name}' is not built into BaseGear: its settings are kept but "
-                "nothing acts on them", None, ("plugins", index), severity="warning",
+                "nothing acts on them",
+                None,
+                ("plugins", index),
+                severity="warning",
             )

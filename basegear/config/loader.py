@@ -8,12 +8,11 @@ reads them (CloudFormation User Guide, "Intrinsic function reference").
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import math
-import re
 
 import yaml
 
@@ -95,11 +94,20 @@ class Document:
 
     def graft(self, other: Document, source: ConfigPath, target: ConfigPath) -> None:
         """Record ``other``'s locations under ``source`` as the locations of ``target``."""
-        for mine, theirs in ((self.locations, other.locations),
-                             (self.key_locations, other.key_locations)):
+        for mine, theirs in (
+            (self.locations, other.locations),
+            (self.key_locations, other.key_locations),
+        ):
             for path, where in list(theirs.items()):
                 if path[: len(source)] == source:
-                    mine[target + path[len(source):]] = where
+                    mine[target + path[len(source) :]] = where
+
+
+def has_step(node: Any, key: str | int) -> bool:
+    """Whether ``node[key]`` exists: a mapping key, or an index within a list."""
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
 
 
 def load_file(path: Path, *, display_name: str | None = None) -> Document:
@@ -180,16 +188,20 @@ class _Builder:
             key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int | float | bool) or key is None:
                 self.problems.append(
-                    Problem("expected a plain key (a string or a number)", self.where(key_node),
-                            path)
+                    Problem(
+                        "expected a plain key (a string or a number)", self.where(key_node), path
+                    )
                 )
                 continue
-            if str(key) in result:
-                self.problems.append(
-                    Problem(f"duplicate key '{key}' (it is also set earlier in this mapping)",
-                            self.where(key_node), (*path, key))
-                )
             key = str(key).lower() if isinstance(key, bool) else str(key)
+            if key in result:
+                self.problems.append(
+                    Problem(
+                        f"duplicate key '{key}' (it is also set earlier in this mapping)",
+                        self.where(key_node),
+                        (*path, key),
+                    )
+                )
             self.document.key_locations[(*path, key)] = self.where(key_node)
             result[key] = self.build(value_node, (*path, key))
         for key, value in merged.items():  # explicit keys win over merged ones (YAML 1.1)
@@ -203,8 +215,11 @@ class _Builder:
             merged = self.build(source, path)
             if not isinstance(merged, dict):
                 self.problems.append(
-                    Problem("a merge key (<<) expects a mapping or a list of mappings",
-                            self.where(source), path)
+                    Problem(
+                        "a merge key (<<) expects a mapping or a list of mappings",
+                        self.where(source),
+                        path,
+                    )
                 )
                 continue
             for key, value in merged.items():

@@ -11,15 +11,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from basegear.config.loader import Document
+from basegear.config.loader import Document, has_step
 from basegear.config.suggest import did_you_mean
 from basegear.errors import ConfigPath, Problem
 from basegear.model import Service
 from basegear.model.base import describe
 
 _KINDS = {
-    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
-    "dict": "a mapping", "model": "a mapping", "model_attributes": "a mapping",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "a mapping",
+    "model": "a mapping",
+    "model_attributes": "a mapping",
     "list": "a list",
 }
 
@@ -71,10 +76,7 @@ def _data_path(data: Any, loc: tuple[int | str, ...], kind: str) -> tuple[Config
     path: list[str | int] = []
     node = data
     for index, step in enumerate(loc):
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-            path.append(step)
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+        if has_step(node, step):
             node = node[step]
             path.append(step)
         elif index == len(loc) - 1 and kind in ("missing", "extra_forbidden"):

@@ -59,8 +59,14 @@ def load_service(
     if not isinstance(document.data, dict):
         raise ConfigError.at("expected a mapping at the top of the file", document.location(()))
     env = dict(os.environ if environ is None else environ)
-    resolver = Resolver(document, service_dir=file.parent, options=options, env=env,
-                        cloud=cloud, instance_id=secrets.token_hex(8))
+    resolver = Resolver(
+        document,
+        service_dir=file.parent,
+        options=options,
+        env=env,
+        cloud=cloud,
+        instance_id=secrets.token_hex(8),
+    )
     if document.data.get("useDotenv") is True:
         _load_dotenv(file.parent, resolver.stage, env)
     resolver.resolve_all()
@@ -95,9 +101,9 @@ def _check(document: Document) -> tuple[Service, list[Problem]]:
         problems = remaining
     if model is None:
         raise ConfigError(_sorted([_located(p, document) for p in problems]))
-    reported = [] if mode == "off" else [
-        replace(problem, severity="warning") for problem in problems
-    ]
+    reported = (
+        [] if mode == "off" else [replace(problem, severity="warning") for problem in problems]
+    )
     return model, _sorted(reported)
 
 
@@ -147,7 +153,8 @@ def _merge_resources(document: Document) -> None:
         if not isinstance(fragment, dict):
             raise ConfigError.at(
                 "each entry of resources must be a mapping (Resources, Outputs, …)",
-                document.location(("resources", index)), ("resources", index),
+                document.location(("resources", index)),
+                ("resources", index),
             )
         _deep_merge(merged, fragment)
         document.graft(document, ("resources", index), ("resources",))

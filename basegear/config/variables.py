@@ -17,11 +17,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
-from basegear.config.loader import Document, load_file
+from basegear.config.loader import Document, has_step, load_file
 from basegear.config.suggest import did_you_mean
-from basegear.errors import ConfigError, ConfigPath, Location, dotted
+from basegear.errors import ConfigError, ConfigPath, Location, Problem, dotted
 
 
 class ExternalLookups(Protocol):
@@ -37,9 +37,7 @@ class NoCloud:
     """Used until a cloud is attached: every lookup is a clear error naming it."""
 
     def lookup(self, source: str, address: str, argument: str | None) -> object:
-        raise LookupError(
-            f"'{source}' lookups need a cloud to read from, and none is attached"
-        )
+        raise LookupError(f"'{source}' lookups need a cloud to read from, and none is attached")
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,12 @@ _SOURCE = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*([:(])")
 _NOT_FOUND: Any = object()
 
 
-class _Unresolvable(Exception):
+class _UnresolvableError(Exception):
     """A variable cannot be resolved; carries the message without its location."""
+
+
+class _DependsOnFailureError(Exception):
+    """A reference to a value whose own problem is already reported."""
 
 
 @dataclass
@@ -115,7 +117,9 @@ def is_variable(body: str) -> bool:
 
 def _split_top_level(text: str, separator: str = ",") -> list[str]:
     """Split on ``separator`` outside quotes, parentheses and nested ``${…}``."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote
@@ -158,17 +162,27 @@ class Resolver:
         self.instance_id = instance_id
         self._active: list[ConfigPath] = []
         self._done: set[ConfigPath] = set()
+        self._failed: set[ConfigPath] = set()
+        self.problems: list[Problem] = []
         self._files: dict[Path, Document] = {}
         self._sources: dict[str, Callable[[str, str | None, ConfigPath], object]] = {
-            "self": self._self, "opt": self._opt, "env": self._env, "file": self._file,
-            "sls": self._sls, "aws": self._aws, "param": self._param,
+            "self": self._self,
+            "opt": self._opt,
+            "env": self._env,
+            "file": self._file,
+            "sls": self._sls,
+            "aws": self._aws,
+            "param": self._param,
             "strToBool": self._str_to_bool,
         }
 
     # -- public ------------------------------------------------------------------------------
 
     def resolve_all(self) -> Any:
+        """Resolve everything; every unresolvable variable is reported, each once."""
         self.resolve_path(())
+        if self.problems:
+            raise ConfigError(self.problems)
         return self.document.data
 
     def value_at(self, path: ConfigPath) -> Any:
@@ -179,6 +193,8 @@ class Resolver:
             if node is _NOT_FOUND:
                 return _NOT_FOUND
         self.resolve_path(path)
+        if any(failed[: len(path)] == path for failed in self._failed):
+            raise _DependsOnFailureError(path)
         return self._get(path)
 
     @property
@@ -200,12 +216,9 @@ class Resolver:
     def _get(self, path: ConfigPath) -> Any:
         node = self.document.data
         for key in path:
-            if isinstance(node, dict) and key in node:
-                node = node[key]
-            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-                node = node[key]
-            else:
+            if not has_step(node, key):
                 return _NOT_FOUND
+            node = node[key]
         return node
 
     def _set(self, path: ConfigPath, value: Any) -> None:
@@ -225,18 +238,24 @@ class Resolver:
         self._active.append(path)
         try:
             node = self._get(path)
-            if isinstance(node, dict):
-                for key in list(node):
-                    self.resolve_path((*path, key))
-            elif isinstance(node, list):
-                for index in range(len(node)):
-                    self.resolve_path((*path, index))
+            children = (
+                list(node)
+                if isinstance(node, dict)
+                else (list(range(len(node))) if isinstance(node, list) else [])
+            )
+            for child in children:
+                try:
+                    self.resolve_path((*path, child))
+                except _DependsOnFailureError:
+                    continue  # reported where it failed; the walk goes on
         finally:
             self._active.pop()
         self._done.add(path)
 
     def _resolve_node(self, path: ConfigPath) -> None:
         """Replace the string at ``path`` by its value, if it holds variables."""
+        if path in self._failed:
+            raise _DependsOnFailureError(path)
         node = self._get(path)
         if not isinstance(node, str) or path in self._done:
             return
@@ -246,18 +265,32 @@ class Resolver:
             self._active.append(path)
             try:
                 node = self._interpolate(node, path)
-            except _Unresolvable as exc:
-                raise ConfigError.at(str(exc), self.document.location(path), path) from None
+            except _UnresolvableError as exc:
+                self._fail(path, str(exc))
+            except ConfigError as exc:  # a file named here could not be read
+                self.problems.extend(exc.problems)
+                self._failed.add(path)
+                raise _DependsOnFailureError(path) from None
+            except _DependsOnFailureError:
+                self._failed.add(path)
+                raise
             finally:
                 self._active.pop()
             self._set(path, node)
             if isinstance(node, dict | list):
                 return  # a fresh structure: resolve_path walks into it
 
-    def _cycle(self, path: ConfigPath) -> None:
+    def _cycle(self, path: ConfigPath) -> NoReturn:
         chain = [*self._active[self._active.index(path) :], path]
         text = " → ".join(dotted(step) or "(root)" for step in chain)
-        raise ConfigError.at(f"variable cycle: {text}", self.document.location(path), path)
+        self._fail(path, f"variable cycle: {text}")
+
+    def _fail(self, path: ConfigPath, message: str) -> NoReturn:
+        """Record a problem at ``path`` once; everything that depends on it fails quietly."""
+        if path not in self._failed:
+            self._failed.add(path)
+            self.problems.append(Problem(message, self.document.location(path), path))
+        raise _DependsOnFailureError(path)
 
     # -- strings -----------------------------------------------------------------------------
 
@@ -269,7 +302,7 @@ class Resolver:
         for variable in variables:
             value = self._evaluate(variable.body, path)
             if isinstance(value, dict | list):
-                raise _Unresolvable(
+                raise _UnresolvableError(
                     f"'${{{variable.body}}}' is a {type(value).__name__} and cannot be placed "
                     "inside a string"
                 )
@@ -287,7 +320,7 @@ class Resolver:
             if value is not _NOT_FOUND:
                 return value
         source = re.split(r"[:(]", alternatives[0], maxsplit=1)[0].strip()
-        raise _Unresolvable(
+        raise _UnresolvableError(
             f"'${{{body}}}' has no value: the {source} source has nothing at "
             f"'{alternatives[0]}', and no fallback applies"
         )
@@ -300,7 +333,7 @@ class Resolver:
             if text.startswith("${") and text.endswith("}"):
                 return self._evaluate(text[2:-1], path)
         if not is_variable(text):
-            raise _Unresolvable(f"'{text}' is not a variable (expected source:address)")
+            raise _UnresolvableError(f"'{text}' is not a variable (expected source:address)")
         nested = find_variables(text)
         if nested:
             text = str(self._interpolate(text, path))
@@ -319,7 +352,7 @@ class Resolver:
             return self._external(source, address, argument)
         handler = self._sources.get(source)
         if handler is None:
-            raise _Unresolvable(
+            raise _UnresolvableError(
                 f"unknown variable source '{source}'{did_you_mean(source, SOURCES)} "
                 f"(expected one of {', '.join(SOURCES)})"
             )
@@ -347,7 +380,7 @@ class Resolver:
             return self.stage
         if address == "instanceId":
             return self.instance_id
-        raise _Unresolvable(
+        raise _UnresolvableError(
             f"unknown sls variable '{address}'{did_you_mean(address, ['stage', 'instanceId'])} "
             "(expected stage or instanceId)"
         )
@@ -355,7 +388,7 @@ class Resolver:
     def _aws(self, address: str, argument: str | None, path: ConfigPath) -> Any:
         if address == "region":
             return self.region
-        raise _Unresolvable(
+        raise _UnresolvableError(
             f"unknown aws variable '{address}'{did_you_mean(address, ['region', 'accountId'])} "
             "(expected region or accountId)"
         )
@@ -375,18 +408,16 @@ class Resolver:
             return True
         if text in ("false", "0", ""):
             return False
-        raise _Unresolvable(
-            f"strToBool expects true, false, 1 or 0, got '{argument}'"
-        )
+        raise _UnresolvableError(f"strToBool expects true, false, 1 or 0, got '{argument}'")
 
     def _file(self, address: str, argument: str | None, path: ConfigPath) -> Any:
         if not argument:
-            raise _Unresolvable("file() needs a path, e.g. ${file(./config.yml)}")
+            raise _UnresolvableError("file() needs a path, e.g. ${file(./config.yml)}")
         location = self.document.location(path)
         base = Path(location.file).parent if location else self.service_dir
         target = (base / argument.strip()).resolve()
         if target.suffix in (".js", ".cjs", ".mjs", ".ts"):
-            raise _Unresolvable(
+            raise _UnresolvableError(
                 f"file({argument}) is JavaScript; BaseGear reads YAML and JSON files only"
             )
         if not target.is_file():
@@ -408,8 +439,9 @@ class Resolver:
             value = self.cloud.lookup(source, address, argument)
         except LookupError as exc:
             where = f"({argument})" if argument else ""
-            raise _Unresolvable(f"cannot resolve '${{{source}{where}:{address}}}': {exc}") \
-                from None
+            raise _UnresolvableError(
+                f"cannot resolve '${{{source}{where}:{address}}}': {exc}"
+            ) from None
         return _NOT_FOUND if value is None else value
 
 

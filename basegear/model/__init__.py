@@ -17,9 +17,19 @@ from basegear.model.stepfunctions import StepFunctions
 # Function and layer keys as the Serverless Framework accepts them.
 FunctionKey = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9-_]+$")]
 
-RESOURCE_ATTRIBUTES = ("Type", "Properties", "DependsOn", "DeletionPolicy",
-                       "UpdateReplacePolicy", "Condition", "Metadata", "UpdatePolicy",
-                       "CreationPolicy")
+# AWS::Service::Resource, Custom::Name, or a third-party registry type (Org::Service::Resource).
+RESOURCE_TYPE = r"^[A-Za-z0-9]+::[A-Za-z0-9]+(::[A-Za-z0-9]+){0,2}$"
+RESOURCE_ATTRIBUTES = (
+    "Type",
+    "Properties",
+    "DependsOn",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "Condition",
+    "Metadata",
+    "UpdatePolicy",
+    "CreationPolicy",
+)
 
 
 class Resource(Model):
@@ -27,11 +37,17 @@ class Resource(Model):
 
     model_config = Model.model_config | {"alias_generator": None}
 
-    Type: Annotated[str, StringConstraints(pattern=r"^(AWS|Custom|Alexa)::[A-Za-z0-9:]+$|^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+(::[A-Za-z0-9]+)?$")]
+    Type: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^(AWS|Custom|Alexa)::[A-Za-z0-9:]+$|^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+(::[A-Za-z0-9]+)?$"
+        ),
+    ]
     Properties: dict[str, Json] = {}
     DependsOn: str | list[str] | None = None
-    DeletionPolicy: Annotated[str, OneOf("Delete", "Retain", "RetainExceptOnCreate",
-                                         "Snapshot")] | None = None
+    DeletionPolicy: (
+        Annotated[str, OneOf("Delete", "Retain", "RetainExceptOnCreate", "Snapshot")] | None
+    ) = None
     UpdateReplacePolicy: Annotated[str, OneOf("Delete", "Retain", "Snapshot")] | None = None
     Condition: str | None = None
     Metadata: dict[str, Json] | None = None

@@ -58,8 +58,7 @@ def _cfn_string(value: Any) -> Any:
         return str(value)
     raise PydanticCustomError(
         "cfn_string",
-        "expected a string or a CloudFormation function (Ref, Fn::GetAtt, Fn::Sub, …), "
-        "got {got}",
+        "expected a string or a CloudFormation function (Ref, Fn::GetAtt, Fn::Sub, …), got {got}",
         {"got": describe(value)},
     )
 
@@ -74,7 +73,8 @@ def Range(low: int | float, high: int | float) -> AfterValidator:  # noqa: N802 
     def check(value: int | float) -> int | float:
         if not low <= value <= high:
             raise PydanticCustomError(
-                "range", "expected a value from {low} to {high}, got {got}",
+                "range",
+                "expected a value from {low} to {high}, got {got}",
                 {"low": low, "high": high, "got": value},
             )
         return value
@@ -89,9 +89,13 @@ def OneOf(*allowed: str) -> AfterValidator:  # noqa: N802 - reads as a type
     def check(value: str) -> str:
         if value not in allowed:
             raise PydanticCustomError(
-                "one_of", "expected one of {allowed}, got {got}{hint}",
-                {"allowed": ", ".join(allowed), "got": describe(value),
-                 "hint": did_you_mean(value, allowed)},
+                "one_of",
+                "expected one of {allowed}, got {got}{hint}",
+                {
+                    "allowed": ", ".join(allowed),
+                    "got": describe(value),
+                    "hint": did_you_mean(value, allowed),
+                },
             )
         return value
 

@@ -54,8 +54,10 @@ class StreamEvent(Model):
                 return {**value, "type": kind}
         if arn is not None:
             raise PydanticCustomError(
-                "stream_type", "type (dynamodb or kinesis) is needed when arn is not a literal "
-                "DynamoDB or Kinesis stream ARN", {},
+                "stream_type",
+                "type (dynamodb or kinesis) is needed when arn is not a literal "
+                "DynamoDB or Kinesis stream ARN",
+                {},
             )
         return value
 
@@ -64,8 +66,9 @@ class StreamEvent(Model):
         age = self.maximum_record_age_in_seconds
         if age is not None and 0 <= age < 60:
             raise PydanticCustomError(
-                "range", "maximumRecordAgeInSeconds must be -1 (forever) or 60 to 604800, "
-                "got {got}", {"got": age},
+                "range",
+                "maximumRecordAgeInSeconds must be -1 (forever) or 60 to 604800, got {got}",
+                {"got": age},
             )
         return self
 
@@ -121,8 +124,13 @@ class SnsEvent(Model):
     def _name_or_arn(cls, value: Any) -> Any:
         if isinstance(value, str):
             return {"arn": value} if value.startswith("arn:") else {"topicName": value}
-        return {"arn": value} if isinstance(value, dict) and len(value) == 1 and (
-            "Ref" in value or any(str(k).startswith("Fn::") for k in value)) else value
+        return (
+            {"arn": value}
+            if isinstance(value, dict)
+            and len(value) == 1
+            and ("Ref" in value or any(str(k).startswith("Fn::") for k in value))
+            else value
+        )
 
 
 class ScheduleEvent(Model):
@@ -203,7 +211,8 @@ def _http_method(value: Any) -> Any:
     if isinstance(value, str) and value == "*":
         return value
     raise PydanticCustomError(
-        "method", "expected an HTTP method ({allowed}), got {got}",
+        "method",
+        "expected an HTTP method ({allowed}), got {got}",
         {"allowed": ", ".join(HTTP_METHODS), "got": repr(value)},
     )
 
@@ -215,9 +224,7 @@ class HttpRequest(Model):
     parameters: dict[str, Json] | None = None
     schemas: dict[str, Json] | None = None
     template: dict[str, str] | None = None
-    pass_through: Annotated[str, OneOf("NEVER", "WHEN_NO_MATCH", "WHEN_NO_TEMPLATES")] | None = (
-        None
-    )
+    pass_through: Annotated[str, OneOf("NEVER", "WHEN_NO_MATCH", "WHEN_NO_TEMPLATES")] | None = None
     content_handling: Annotated[str, OneOf("CONVERT_TO_BINARY", "CONVERT_TO_TEXT")] | None = None
     uri: CfnString | None = None
 

@@ -29,7 +29,10 @@ class PythonRequirements(Model):
     docker_image: str | None = None
     docker_file: str | None = None
     docker_ssh: bool = False
-    docker_env: list[str] | None = None
+    docker_env: bool | list[str] = False
+    docker_private_key: str | None = None
+    docker_rootless: bool = False
+    cleanup_zip_helper: bool = True
     docker_extra_files: list[str] | None = None
     docker_run_cmd_extra_args: list[str] | None = None
     docker_build_cmd_extra_args: list[str] | None = None
@@ -43,7 +46,7 @@ class PythonRequirements(Model):
     invalidate_caches: bool = False
     use_static_cache: bool = True
     use_download_cache: bool = True
-    cache_location: str | None = None
+    cache_location: bool | str = False
     static_cache_max_versions: int = 0
     pip_cmd_extra_args: list[str] = []
     use_pipenv: bool = True
@@ -53,21 +56,23 @@ class PythonRequirements(Model):
     poetry_without_groups: list[str] = []
     poetry_only_groups: list[str] = []
     python_bin: str | None = None
-    vendor: str | None = None
-    individually: bool | None = None
+    vendor: str = ""
 
 
 COMPARISON_OPERATORS = (
-    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
-    "LessThanOrEqualToThreshold", "LessThanLowerOrGreaterThanUpperThreshold",
-    "LessThanLowerThreshold", "GreaterThanUpperThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+    "LessThanLowerOrGreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "GreaterThanUpperThreshold",
 )
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 TREAT_MISSING = ("breaching", "notBreaching", "ignore", "missing")
 
 # The plugin's built-in definitions (serverless-plugin-aws-alerts README, "Default Definitions").
-DEFAULT_ALARMS = ("functionErrors", "functionThrottles", "functionInvocations",
-                  "functionDuration")
+DEFAULT_ALARMS = ("functionErrors", "functionThrottles", "functionInvocations", "functionDuration")
 
 
 class AlarmDefinition(Model):
@@ -85,9 +90,7 @@ class AlarmDefinition(Model):
     datapoints_to_alarm: Annotated[int, Range(1, 100000)] | None = None
     comparison_operator: Annotated[str, OneOf(*COMPARISON_OPERATORS)] | None = None
     treat_missing_data: Annotated[str, OneOf(*TREAT_MISSING)] | None = None
-    evaluate_low_sample_count_percentile: Annotated[str, OneOf("evaluate", "ignore")] | None = (
-        None
-    )
+    evaluate_low_sample_count_percentile: Annotated[str, OneOf("evaluate", "ignore")] | None = None
     pattern: str | None = None
     omit_default_dimension: bool = False
     dimensions: list[dict[str, Json]] | None = None
@@ -130,8 +133,9 @@ class Alerts(Model):
     topics: dict[str, AlertTopic | dict[str, AlertTopic]] = {}
     definitions: dict[str, AlarmDefinition] = {}
     alarms: list[AlarmReference] = []
-    short_function_names: bool = False
-    external_stack: bool = False
+    # The plugin's older layout: alarms for every function under `function`.
+    function: list[AlarmReference] = []
+    global_: list[AlarmReference] = Field([], alias="global")
 
 
 class SqsDeadLetter(Model):
@@ -169,11 +173,15 @@ class DeadLetter(Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DeadLetter:
-        given = [name for name in ("sqs", "sns", "targetArn")
-                 if getattr(self, "target_arn" if name == "targetArn" else name) is not None]
+        given = [
+            name
+            for name in ("sqs", "sns", "targetArn")
+            if getattr(self, "target_arn" if name == "targetArn" else name) is not None
+        ]
         if len(given) != 1:
             raise PydanticCustomError(
-                "dead_letter", "expected exactly one of sqs, sns or targetArn, got {got}",
+                "dead_letter",
+                "expected exactly one of sqs, sns or targetArn, got {got}",
                 {"got": ", ".join(given) or "none"},
             )
         return self

@@ -13,16 +13,38 @@ Architecture = Annotated[str, OneOf("x86_64", "arm64")]
 MemorySize = Annotated[int, Range(128, 10240)]  # Lambda quotas: 128 MB to 10,240 MB
 Timeout = Annotated[int, Range(1, 900)]  # Lambda quotas: at most 900 seconds
 Environment = dict[str, CfnString]
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def _retention(value: int) -> int:
     # CloudWatch Logs PutRetentionPolicy accepts only these day counts.
     if value not in LOG_RETENTION_DAYS:
         raise PydanticCustomError(
-            "retention", "expected one of the CloudWatch Logs retention periods "
-            "({allowed}), got {got}",
+            "retention",
+            "expected one of the CloudWatch Logs retention periods ({allowed}), got {got}",
             {"allowed": ", ".join(map(str, LOG_RETENTION_DAYS)), "got": value},
         )
     return value
@@ -134,8 +156,9 @@ class Provider(Model):
     cfn_role: CfnString | None = None
     api_gateway: ApiGateway = ApiGateway()
     api_name: str | None = None
-    endpoint_type: Annotated[str, OneOf("REGIONAL", "EDGE", "PRIVATE", "regional", "edge",
-                                        "private")] | None = None
+    endpoint_type: (
+        Annotated[str, OneOf("REGIONAL", "EDGE", "PRIVATE", "regional", "edge", "private")] | None
+    ) = None
     vpc_endpoint_ids: list[CfnString] | None = None
     http_api: dict[str, Json] | None = None
     websockets_api_name: str | None = None

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from basegear.model.base import CfnString, Json, Model, OneOf
+from basegear.model.base import CfnString, Json, Model, OneOf, Range
 from basegear.model.events import HttpMethod, ScheduleEvent, _method_path
 
 # Metric names the plugin accepts in `alarms.metrics` (serverless-step-functions README,
@@ -34,18 +34,33 @@ class StepFunctionHttpResponse(Model):
     status_codes: dict[str, dict[str, Json]] | None = None
 
 
+class IntegrationResponse(Model):
+    """One entry of ``responses``: an API Gateway integration response."""
+
+    status_code: int | None = None
+    selection_pattern: str | None = None
+    response_parameters: dict[str, str] = {}
+    response_templates: dict[str, str] = {}
+
+
 class StepFunctionHttpEvent(Model):
-    """An ``http`` event that starts (or acts on) the state machine through API Gateway."""
+    """An ``http`` event that starts (or acts on) the state machine through API Gateway.
+    ``responses`` lists integration responses directly; ``response.statusCodes`` is the
+    Serverless Framework's own form of the same, which BaseGear honours too."""
 
     path: str
     method: HttpMethod
-    action: Annotated[str, OneOf("StartExecution", "StartSyncExecution", "DescribeExecution",
-                                 "StopExecution")] = "StartExecution"
+    action: Annotated[
+        str, OneOf("StartExecution", "StartSyncExecution", "DescribeExecution", "StopExecution")
+    ] = "StartExecution"
     private: bool = False
     cors: bool | dict[str, Json] = False
     authorizer: Json = None
     request: StepFunctionHttpRequest | None = None
     response: StepFunctionHttpResponse | None = None
+    responses: dict[str, IntegrationResponse] | None = None
+    iam_role: CfnString | None = None
+    timeout_in_millis: Annotated[int, Range(50, 29000)] | None = None
 
     _expand = model_validator(mode="before")(_method_path)
 
@@ -61,7 +76,8 @@ class StateMachineEvent(Model):
     def _one_type(cls, value: Any) -> Any:
         if isinstance(value, dict) and len(value) != 1:
             raise PydanticCustomError(
-                "one_event", "each event is a mapping with exactly one event type (http, "
+                "one_event",
+                "each event is a mapping with exactly one event type (http, "
                 "schedule, eventBridge, cloudwatchEvent), got {keys}",
                 {"keys": ", ".join(map(str, value))},
             )
@@ -118,7 +134,8 @@ class StateMachine(Model):
     notifications: dict[str, Json] | None = None
     use_exact_version: bool = False
     inherit_global_tags: bool = True
-    definition_substitutions: dict[str, Json] | None = Field(None, alias="definitionSubstitutions")
+    encryption_config: dict[str, Json] | None = None
+    iam_role_statements: list[dict[str, Json]] | None = None
 
 
 class StepFunctions(Model):
