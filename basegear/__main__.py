@@ -1,3 +1,5 @@
+"""``python -m basegear`` runs the ``gear`` command."""
+
 import sys
 
 from basegear.cli import main

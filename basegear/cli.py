@@ -1,10 +1,19 @@
 """The ``gear`` command. Each command is a few lines that call a package; only ``main()``
-prints an error and picks the exit code."""
+prints an error and picks the exit code:
+
+    0   done (warnings may have been printed)
+    1   a GearError: BaseGear refuses to go on (e.g. no serverless.yml)
+    2   a ConfigError (one line per problem, then the count), or a command-line mistake
+    70  a bug in BaseGear (the traceback only with --debug)
+    130 interrupted
+
+Diagnostics go to stderr, so that stdout holds only a command's result."""
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +26,17 @@ from basegear.errors import ConfigError, GearError
 
 # Options every command knows; any other ``--name value`` is passed to ``${opt:name}``, as the
 # Serverless Framework passes unknown CLI options to its opt source.
-_KNOWN = {"--stage", "-s", "--region", "-r", "--param", "--format", "--debug", "--help"}
+_KNOWN = {
+    "--stage",
+    "--region",
+    "--param",
+    "--format",
+    "--out",
+    "--diff",
+    "--debug",
+    "--help",
+    "--version",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gear.main(args=args, prog_name="gear", standalone_mode=False, obj={"extra": extra})
     except GearError as exc:
         if debug:
-            raise
+            console.show_traceback(traceback.format_exc())
         _show(exc)
         return exc.exit_code
     except click.exceptions.Exit as exc:
@@ -39,12 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Abort:
         return 130
-    except Exception as exc:  # a bug in BaseGear: say so without a traceback
+    except Exception as exc:  # a bug in BaseGear: say so; the traceback only with --debug
         if debug:
-            raise
-        console.err().print(
-            f"[red]internal error[/red] {type(exc).__name__}: {exc}\n"
-            "This is a bug in BaseGear; run again with --debug to see where it happened."
+            console.show_traceback(traceback.format_exc())
+        console.show_error(
+            f"{type(exc).__name__}: {exc}",
+            "this is a bug in BaseGear; run again with --debug to see where it happened",
+            label="internal error",
         )
         return 70
     return 0
@@ -52,16 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _show(exc: GearError) -> None:
     if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            console.show_problem(problem)
-        count = len(exc.problems)
-        console.err().print(f"[red]{count} problem{'s' if count != 1 else ''} found[/red]")
+        console.show_problems(exc.problems)
+        if exc.hint:
+            console.show_hint(exc.hint)
     else:
-        from rich.markup import escape
-
-        console.err().print(f"[red]error[/red] {escape(exc.message)}")
-    if exc.hint:
-        console.err().print(f"hint: {exc.hint}")
+        console.show_error(exc.message, exc.hint)
 
 
 def _split_extra_options(args: list[str]) -> tuple[list[str], dict[str, object]]:
@@ -86,21 +101,31 @@ def _split_extra_options(args: list[str]) -> tuple[list[str], dict[str, object]]
     return kept, extra
 
 
-def _options(stage: str | None, region: str | None, params: tuple[str, ...]) -> Options:
+def _options(stage: str | None, region: str | None, params: dict[str, str]) -> Options:
     extra = click.get_current_context().obj["extra"]
+    return Options(stage=stage, region=region, params=params, extra=extra)
+
+
+def _parse_params(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> Any:
+    """``--param key=value`` (repeatable) → ``{key: value}``; the value may hold ``=``."""
     pairs: dict[str, str] = {}
-    for param in params:
-        key, sep, value = param.partition("=")
-        if not sep or not key:
-            raise GearError(f"--param expects key=value, got '{param}'")
-        pairs[key] = value
-    return Options(stage=stage, region=region, params=pairs, extra=extra)
+    for text in values:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected key=value, got '{text}'")
+        pairs[key.strip()] = value
+    return pairs
 
 
 def _service_options(command: Any) -> Any:
     command = click.argument("path", type=click.Path(path_type=Path), default=".")(command)
     command = click.option(
-        "--param", "params", multiple=True, help="A ${param:key} value, as key=value (repeatable)."
+        "--param",
+        "params",
+        multiple=True,
+        callback=_parse_params,
+        metavar="KEY=VALUE",
+        help="A ${param:key} value (repeatable).",
     )(command)
     command = click.option("--region", "-r", help="The AWS region (${opt:region}).")(command)
     return click.option("--stage", "-s", help="The stage (${opt:stage}).")(command)
@@ -108,8 +133,11 @@ def _service_options(command: Any) -> Any:
 
 @click.group(
     help="BaseGear: build, run and deploy serverless.yml services.",
-    epilog="Add --debug to any command to see a traceback on errors.",
+    epilog="Add --debug to any command to see a traceback on errors. Any other --name value "
+    "is passed to ${opt:name}.",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+@click.version_option(package_name="basegear", prog_name="gear")
 def gear() -> None:
     """The command group."""
 
@@ -118,13 +146,13 @@ def gear() -> None:
 @_service_options
 @click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml")
 def print_command(
-    path: Path, stage: str | None, region: str | None, params: tuple[str, ...], output_format: str
+    path: Path, stage: str | None, region: str | None, params: dict[str, str], output_format: str
 ) -> None:
     from basegear.config.service import load_service
 
     loaded = load_service(path, _options(stage, region, params))
-    for warning in loaded.warnings:
-        console.show_problem(warning)
+    if loaded.warnings:
+        console.show_problems(loaded.warnings)
     if output_format == "json":
         text = json.dumps(loaded.data, indent=2, ensure_ascii=False)
     else:
@@ -142,19 +170,68 @@ def print_command(
 
 @gear.command(help="Check the service and report every problem at once.")
 @_service_options
-def validate(path: Path, stage: str | None, region: str | None, params: tuple[str, ...]) -> None:
+def validate(path: Path, stage: str | None, region: str | None, params: dict[str, str]) -> None:
     from basegear.config.service import load_service
 
     loaded = load_service(path, _options(stage, region, params))
-    for warning in loaded.warnings:
-        console.show_problem(warning)
+    if loaded.warnings:
+        console.show_problems(loaded.warnings)
     model = loaded.model
     machines = len(model.step_functions.state_machines) if model.step_functions else 0
-    console.out().print(
-        f"[green]valid[/green] {loaded.file} (stage {model.stage}, region "
-        f"{model.provider.region}): {len(model.functions)} functions, {machines} state "
-        f"machines, {len(model.resources.Resources)} resources"
+    counts = (
+        console.plural(len(model.functions), "function"),
+        console.plural(machines, "state machine"),
+        console.plural(len(model.resources.Resources), "resource"),
     )
+    console.show_valid(
+        f"{loaded.file} (stage {model.stage}, region {model.provider.region}): " + ", ".join(counts)
+    )
+
+
+@gear.command(
+    name="package",
+    help="Package the zips and compile the CloudFormation template (default out: .gear/package).",
+)
+@_service_options
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), help="Where to write zips and template."
+)
+@click.option(
+    "--diff",
+    "other",
+    type=click.Path(path_type=Path),
+    help="Compare the template, resource by resource, with another one (e.g. sls package's).",
+)
+def package_command(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    out_dir: Path | None,
+    other: Path | None,
+) -> None:
+    from basegear.build import build
+    from basegear.compile.diff import diff_templates, read_template
+    from basegear.config.service import load_service
+
+    loaded = load_service(path, _options(stage, region, params))
+    result = build(loaded, out_dir)
+    warnings = loaded.warnings + result.package.warnings
+    if warnings:
+        console.show_problems(warnings)
+    if other is None:
+        zips = len(result.package.manifest["artifacts"])
+        resources = len(result.template["Resources"])
+        console.show_valid(
+            f"{result.template_file}: {console.plural(resources, 'resource')}, "
+            f"{console.plural(zips, 'zip')}",
+            label="packaged",
+        )
+        return
+    changes = diff_templates(result.template, read_template(other))
+    for change in changes:
+        console.out().print(str(change), markup=False)
+    console.out().print(f"{console.plural(len(changes), 'resource')} differ", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,12 +29,19 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+MAX_DOTTED = 120
+"""The longest a dotted path is shown; a longer one keeps its start and end around ``…``."""
+
+
 def dotted(path: ConfigPath) -> str:
-    """``('functions', 'a', 'events', 0)`` → ``functions.a.events[0]``."""
-    text = ""
-    for key in path:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
-    return text
+    """``('functions', 'a', 'events', 0)`` → ``functions.a.events[0]``; a path longer than
+    ``MAX_DOTTED`` characters is shortened in the middle."""
+    steps = [f"[{key}]" if isinstance(key, int) else f".{key}" for key in path]
+    text = "".join(steps).removeprefix(".")
+    if len(text) <= MAX_DOTTED:
+        return text
+    head, tail = text[: MAX_DOTTED // 2], text[-(MAX_DOTTED // 2) :]
+    return f"{head}…{tail}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ https://states-language.net/spec.html; the JSONata fields come from the AWS Step
 
 CloudFormation intrinsics (``{"Ref": ...}``, ``{"Fn::GetAtt": ...}``) and strings holding
 ``${...}``, ``#{...}`` or JSONata ``{% ... %}`` are accepted wherever a string is expected, and
-placeholder strings are also accepted where a number is expected (they are resolved later).
+also in the numeric fields of a state (``Seconds: !Ref WaitSeconds``), as serverless-step-functions
+accepts them: they are resolved later (the compiler writes such a number unquoted).
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def _check_values(
 
 
 def _fits(value: object, least: float, most: float | None, integer: bool) -> bool:
-    if _is_placeholder(value):
+    if _is_placeholder(value) or _is_intrinsic(value):
         return True
     if _is_number(value) and (isinstance(value, int) or not integer):
         return least <= value and (most is None or value <= most)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -16,6 +17,8 @@ from basegear.config.suggest import did_you_mean
 from basegear.errors import ConfigPath, Problem
 from basegear.model import Service
 from basegear.model.base import describe
+from basegear.model.events import Event
+from basegear.model.stepfunctions import StateMachineEvent
 
 _KINDS = {
     "int": "an integer",
@@ -29,23 +32,39 @@ _KINDS = {
 }
 
 
-def check_schema(document: Document) -> tuple[Service | None, list[Problem]]:
-    """The model, or None and one Problem per mistake."""
+def check_schema(
+    document: Document,
+    data: Any = None,
+    to_original: Callable[[ConfigPath], ConfigPath] | None = None,
+) -> tuple[Service | None, list[Problem]]:
+    """The model, or None and one Problem per mistake. ``data`` (by default the document's)
+    is what is validated; when it is a pruned copy of the document's data, ``to_original``
+    turns a path in it into the path of the same value in the document."""
+    value = document.data if data is None else data
     try:
-        return Service.model_validate(document.data), []
+        return Service.model_validate(value), []
     except ValidationError as exc:
-        return None, _problems(exc, document)
+        return None, _problems(exc, value, document, to_original or (lambda path: path))
 
 
-def _problems(exc: ValidationError, document: Document) -> list[Problem]:
+def _problems(
+    exc: ValidationError,
+    data: Any,
+    document: Document,
+    to_original: Callable[[ConfigPath], ConfigPath],
+) -> list[Problem]:
     by_path: dict[ConfigPath, list[tuple[int, Problem]]] = {}
     for error in exc.errors():
-        path, depth = _data_path(document.data, error["loc"], error["type"])
-        problem = Problem(
-            _message(error, path),
-            document.location(path, key=error["type"] in ("extra_forbidden", "missing")),
-            path,
-        )
+        path, depth = _data_path(data, error["loc"], error["type"])
+        path = to_original(path)
+        # A wrong key (unknown, or a mapping key of the wrong form such as a function name) is
+        # shown where the key is written; a problem about a whole mapping or list, or a missing
+        # key, at the key that holds the mapping (Document.problem_location).
+        if error["type"] == "extra_forbidden" or error["loc"][-1:] == ("[key]",):
+            where = document.location(path, key=True)
+        else:
+            where = document.problem_location(path)
+        problem = Problem(_message(error, path), where, path)
         by_path.setdefault(path, []).append((depth, problem))
     problems: list[Problem] = []
     for path, found in by_path.items():
@@ -89,7 +108,8 @@ def _message(error: Any, path: ConfigPath) -> str:
     value = error.get("input")
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
-        return f"unknown key '{key}'{did_you_mean(key, _allowed_keys(path[:-1]))}"
+        noun = "event type" if _model_at(path[:-1]) in (Event, StateMachineEvent) else "key"
+        return f"unknown {noun} '{key}'{did_you_mean(key, _allowed_keys(path[:-1]))}"
     if kind == "missing":
         return f"missing required key '{path[-1]}'" if path else "missing required key"
     if kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "model_attributes_type"):
@@ -110,15 +130,20 @@ def _message(error: Any, path: ConfigPath) -> str:
 
 def _allowed_keys(path: ConfigPath) -> list[str]:
     """The keys the model accepts at ``path``, for did-you-mean suggestions."""
+    model = _model_at(path)
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_at(path: ConfigPath) -> type[BaseModel] | None:
+    """The model that validates the mapping at ``path``, if there is one."""
     current: Any = Service
     for step in path:
         current = _step_into(current, step)
         if current is None:
-            return []
-    model = _first_model(current)
-    if model is None:
-        return []
-    return [field.alias or name for name, field in model.model_fields.items()]
+            return None
+    return _first_model(current)
 
 
 def _step_into(annotation: Any, step: str | int) -> Any:

@@ -1,34 +1,64 @@
 """Variables in serverless.yml, resolved as the Serverless Framework v3 resolves them.
 
-Syntax: ``${source:address, fallback, …}`` anywhere in a string value (Serverless Framework v3
-documentation, "Variables"). A string that is exactly one variable takes the variable's value
-and type; a variable inside a longer string is turned into text. Addresses may themselves hold
-variables (``${self:custom.${sls:stage}}``). A fallback is used when a source has no value for
-the address; it may be a quoted string, a number, ``true``/``false``/``null`` or another
-variable. ``${AWS::Region}`` and ``${Resource.Arn}`` belong to CloudFormation's ``Fn::Sub`` and
-are left alone, as are ``#{AWS::AccountId}`` pseudo parameters (the compiler turns those into
-``Fn::Sub``).
+Syntax (Serverless Framework v3 documentation, "Variables"): ``${source:address}``,
+``${source(param, …):address}`` and fallbacks after commas, ``${opt:stage, env:STAGE, 'dev'}``.
+A fallback is another source, or — last — a quoted string, a number, ``true``, ``false`` or
+``null``. Addresses and parameters may hold variables (``${self:custom.${sls:stage}}``); a
+fallback may not be written as ``${…}``. ``\\${`` is a literal ``${``.
+
+A source that gives ``null`` has no value, so the next fallback applies. A string that is exactly
+one variable takes the variable's value and type; a variable inside a longer string is turned
+into text as JavaScript writes it (a list becomes ``a,b``; a mapping cannot be placed). Text a
+variable produced is read again for variables, up to ten levels deep.
+
+``${`` followed by anything but a lower-case source name (``${AWS::Region}``, ``${Bucket.Arn}``,
+``${ self:x }``) belongs to CloudFormation's ``Fn::Sub`` and is left alone, as are
+``#{AWS::AccountId}`` pseudo parameters (the compiler turns those into ``Fn::Sub``).
+
+File paths in ``${file(…)}`` are relative to the service's folder, also inside included files.
+A file that includes itself, directly or through other files, is a file-include cycle.
 """
 
 from __future__ import annotations
 
 import copy
-import re
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from basegear.config.loader import Document, has_step, load_file
-from basegear.config.suggest import did_you_mean
-from basegear.errors import ConfigError, ConfigPath, Location, Problem, dotted
+from basegear.config.loader import Document, has_step, js_text, load_file
+from basegear.config.suggest import closest, did_you_mean
+from basegear.config.variable_syntax import (
+    Literal,
+    Source,
+    Template,
+    Variable,
+    VariableSyntaxError,
+    parse,
+)
+from basegear.config.variable_values import (
+    NOT_FOUND,
+    Absent,
+    Include,
+    UnresolvableError,
+    address_step,
+    display_path,
+    embedded_text,
+    include_text,
+    nesting_depth,
+    parameter_text,
+    setting_text,
+)
+from basegear.errors import ConfigError, ConfigPath, Problem, dotted
 
 
 class ExternalLookups(Protocol):
     """Sources that need a cloud: ``ssm``, ``cf``, ``s3`` and ``aws:accountId``.
 
     ``lookup`` returns the value, or ``None`` when the cloud has no value at that address
-    (then a fallback applies)."""
+    (then a fallback applies); it raises ``LookupError`` when it cannot look at all."""
 
     def lookup(self, source: str, address: str, argument: str | None) -> object: ...
 
@@ -62,80 +92,19 @@ class Options:
 
 SOURCES = ("self", "opt", "env", "file", "sls", "aws", "param", "ssm", "cf", "s3", "strToBool")
 _EXTERNAL = ("ssm", "cf", "s3")
-# "source:" or "source(" at the start of a variable; "AWS::Region" is CloudFormation's.
-_SOURCE = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*([:(])")
-_NOT_FOUND: Any = object()
+MAX_NESTING = 10
+"""How many times text that variables produced is read again for variables."""
+MAX_CHAIN = 40
+"""How many values may wait on one another (``a`` needs ``b`` needs ``c`` …)."""
+MAX_PATH = 200
+"""The deepest a value may sit once variables placed mappings and lists into one another."""
+_STACK = 20_000
 
-
-class _UnresolvableError(Exception):
-    """A variable cannot be resolved; carries the message without its location."""
+# -- resolution --------------------------------------------------------------------------------
 
 
 class _DependsOnFailureError(Exception):
     """A reference to a value whose own problem is already reported."""
-
-
-@dataclass
-class _Variable:
-    start: int
-    end: int
-    body: str
-
-
-def find_variables(text: str) -> list[_Variable]:
-    """Top-level ``${…}`` spans in ``text``, with balanced braces; CloudFormation's own
-    ``${Name}`` forms (no source prefix, or ``AWS::``) are skipped."""
-    found: list[_Variable] = []
-    index = text.find("${")
-    while index != -1:
-        depth, cursor = 0, index
-        while cursor < len(text):
-            if text.startswith("${", cursor):
-                depth += 1
-                cursor += 2
-                continue
-            if text[cursor] == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            cursor += 1
-        if depth != 0:
-            break  # an unclosed "${" is left as text, as the Serverless Framework does
-        body = text[index + 2 : cursor]
-        if is_variable(body):
-            found.append(_Variable(index, cursor + 1, body))
-        index = text.find("${", cursor + 1)
-    return found
-
-
-def is_variable(body: str) -> bool:
-    match = _SOURCE.match(body)
-    if match is None:
-        return False
-    return not (match.group(2) == ":" and body[match.end() : match.end() + 1] == ":")
-
-
-def _split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split on ``separator`` outside quotes, parentheses and nested ``${…}``."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "({":
-            depth += 1
-        elif char in ")}":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return [part.strip() for part in parts]
 
 
 class Resolver:
@@ -153,19 +122,29 @@ class Resolver:
         env: Mapping[str, str],
         cloud: ExternalLookups | None = None,
         instance_id: str = "",
+        service_file: Path | None = None,
     ) -> None:
         self.document = document
         self.service_dir = service_dir
+        self.service_file = service_file.resolve() if service_file is not None else None
         self.options = options
         self.env = env
         self.cloud = cloud or NoCloud()
         self.instance_id = instance_id
-        self._active: list[ConfigPath] = []
+        self._active: dict[ConfigPath, None] = {}  # in order; a dict for quick lookups
+        self._chain = 0
         self._done: set[ConfigPath] = set()
+        self._settled: set[ConfigPath] = set()
         self._failed: set[ConfigPath] = set()
         self.problems: list[Problem] = []
-        self._files: dict[Path, Document] = {}
-        self._sources: dict[str, Callable[[str, str | None, ConfigPath], object]] = {
+        self._files: dict[Path, Document | ConfigError] = {}
+        # Where a ${file(…)} placed a mapping or list, and what it read: the values below it
+        # come from that file, and their own ${file(…)} may not read it again (a cycle).
+        self._includes: dict[ConfigPath, Include] = {}
+        # Text a ${file(…)} produced that is being read for variables, and the last such text.
+        self._text_chain: list[tuple[ConfigPath, Include]] = []
+        self._text_include: Include | None = None
+        self._sources: dict[str, Callable[[str | None, tuple[object, ...], ConfigPath], Any]] = {
             "self": self._self,
             "opt": self._opt,
             "env": self._env,
@@ -180,36 +159,57 @@ class Resolver:
 
     def resolve_all(self) -> Any:
         """Resolve everything; every unresolvable variable is reported, each once."""
-        self.resolve_path(())
+        # References are followed depth first, through values nested up to the loader's
+        # MAX_DEPTH: allow the stack that needs (Python frames are cheap on 3.11).
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _STACK))
+        try:
+            self.resolve_path(())
+        except RecursionError:
+            self.problems.append(
+                Problem("variables are nested too deeply to resolve", self.document.location(()))
+            )
+        finally:
+            sys.setrecursionlimit(limit)
         if self.problems:
             raise ConfigError(self.problems)
         return self.document.data
 
-    def value_at(self, path: ConfigPath) -> Any:
-        """The fully resolved value at ``path``, or _NOT_FOUND."""
-        for end in range(len(path) + 1):
-            self._resolve_node(path[:end])
-            node = self._get(path[:end])
-            if node is _NOT_FOUND:
-                return _NOT_FOUND
+    def value_at(self, address: tuple[str, ...]) -> tuple[ConfigPath, Any]:
+        """The path and fully resolved value at a dotted address (``provider.stage``); the
+        value is NOT_FOUND when nothing is there."""
+        path: ConfigPath = ()
+        for part in address:
+            step = address_step(self._get(path), part)
+            if step is None:
+                return path, NOT_FOUND
+            path = (*path, step)
+            self._resolve_node(path)
         self.resolve_path(path)
         if any(failed[: len(path)] == path for failed in self._failed):
             raise _DependsOnFailureError(path)
-        return self._get(path)
+        return path, self._get(path)
 
     @property
     def stage(self) -> str:
         if self.options.stage:
             return self.options.stage
-        value = self.value_at(("provider", "stage"))
-        return "dev" if value in (_NOT_FOUND, None) else str(value)
+        _, value = self.value_at(("provider", "stage"))
+        return setting_text(value, "dev")
 
     @property
     def region(self) -> str:
         if self.options.region:
             return self.options.region
-        value = self.value_at(("provider", "region"))
-        return "us-east-1" if value in (_NOT_FOUND, None) else str(value)
+        _, value = self.value_at(("provider", "region"))
+        return setting_text(value, "us-east-1")
+
+    def stage_if_known(self) -> str | None:
+        """The stage, or None when ``provider.stage`` cannot be resolved (reported later)."""
+        try:
+            return self.stage
+        except _DependsOnFailureError:
+            return None
 
     # -- the tree ----------------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ class Resolver:
         node = self.document.data
         for key in path:
             if not has_step(node, key):
-                return _NOT_FOUND
+                return NOT_FOUND
             node = node[key]
         return node
 
@@ -235,7 +235,7 @@ class Resolver:
         if path in self._active:
             self._cycle(path)
         self._resolve_node(path)
-        self._active.append(path)
+        self._active[path] = None
         try:
             node = self._get(path)
             children = (
@@ -249,41 +249,57 @@ class Resolver:
                 except _DependsOnFailureError:
                     continue  # reported where it failed; the walk goes on
         finally:
-            self._active.pop()
+            self._active.popitem()
         self._done.add(path)
 
     def _resolve_node(self, path: ConfigPath) -> None:
         """Replace the string at ``path`` by its value, if it holds variables."""
         if path in self._failed:
             raise _DependsOnFailureError(path)
-        node = self._get(path)
-        if not isinstance(node, str) or path in self._done:
+        if path in self._settled:
             return
-        while isinstance(node, str) and find_variables(node):
-            if path in self._active:
-                self._cycle(path)
-            self._active.append(path)
-            try:
-                node = self._interpolate(node, path)
-            except _UnresolvableError as exc:
-                self._fail(path, str(exc))
-            except ConfigError as exc:  # a file named here could not be read
-                self.problems.extend(exc.problems)
-                self._failed.add(path)
-                raise _DependsOnFailureError(path) from None
-            except _DependsOnFailureError:
-                self._failed.add(path)
-                raise
-            finally:
-                self._active.pop()
-            self._set(path, node)
-            if isinstance(node, dict | list):
-                return  # a fresh structure: resolve_path walks into it
+        node = self._get(path)
+        if not isinstance(node, str):
+            return
+        if path in self._active:
+            self._cycle(path)
+        try:
+            template = parse(node)
+        except VariableSyntaxError as exc:
+            self._fail(path, f"variable syntax error: {exc}")
+        if template is None:
+            self._settled.add(path)
+            return
+        if self._chain >= MAX_CHAIN:
+            self._fail(path, f"more than {MAX_CHAIN} variables wait on one another here")
+        self._active[path] = None
+        self._chain += 1
+        try:
+            value = self._render(template, path, 0)
+        except UnresolvableError as exc:
+            self._fail(path, str(exc))
+        except ConfigError as exc:  # a file named here could not be read
+            self.problems.extend(exc.problems)
+            self._failed.add(path)
+            raise _DependsOnFailureError(path) from None
+        except _DependsOnFailureError:
+            self._failed.add(path)
+            raise
+        finally:
+            self._active.popitem()
+            self._chain -= 1
+        if isinstance(value, dict | list) and len(path) + nesting_depth(value) > MAX_PATH:
+            self._fail(path, f"values here would nest more than {MAX_PATH} levels deep")
+        self._set(path, value)
+        self._settled.add(path)
 
     def _cycle(self, path: ConfigPath) -> NoReturn:
-        chain = [*self._active[self._active.index(path) :], path]
-        text = " → ".join(dotted(step) or "(root)" for step in chain)
-        self._fail(path, f"variable cycle: {text}")
+        order = list(self._active)
+        chain = [*order[order.index(path) :], path]
+        text = " → ".join(dotted(step) or "(the whole file)" for step in chain)
+        # Reported at the variable the cycle starts from, or at the last one in it.
+        holders = [step for step in chain if isinstance(self._get(step), str)]
+        self._fail(holders[0] if holders else path, f"variable cycle: {text}")
 
     def _fail(self, path: ConfigPath, message: str) -> NoReturn:
         """Record a problem at ``path`` once; everything that depends on it fails quietly."""
@@ -294,200 +310,275 @@ class Resolver:
 
     # -- strings -----------------------------------------------------------------------------
 
-    def _interpolate(self, text: str, path: ConfigPath) -> Any:
-        variables = find_variables(text)
-        if len(variables) == 1 and variables[0].start == 0 and variables[0].end == len(text):
-            return self._evaluate(variables[0].body, path)
-        pieces, cursor = [], 0
-        for variable in variables:
-            value = self._evaluate(variable.body, path)
-            if isinstance(value, dict | list):
-                raise _UnresolvableError(
-                    f"'${{{variable.body}}}' is a {type(value).__name__} and cannot be placed "
-                    "inside a string"
-                )
-            pieces.append(text[cursor : variable.start])
-            pieces.append(_as_text(value))
-            cursor = variable.end
-        pieces.append(text[cursor:])
+    def _render(self, template: Template, path: ConfigPath, depth: int) -> Any:
+        whole = template.whole
+        if whole is not None:
+            return self._value_of(whole, path, depth)
+        pieces: list[str] = []
+        for part in template.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+            else:
+                pieces.append(embedded_text(self._value_of(part, path, depth, embedded=True), part))
         return "".join(pieces)
 
-    def _evaluate(self, body: str, path: ConfigPath) -> Any:
-        """One ``${…}`` body: the first alternative that has a value."""
-        alternatives = _split_top_level(body)
-        for index, alternative in enumerate(alternatives):
-            value = self._alternative(alternative, path, first=index == 0)
-            if value is not _NOT_FOUND:
+    def _value_of(
+        self, variable: Variable, path: ConfigPath, depth: int, *, embedded: bool = False
+    ) -> Any:
+        """One variable's value, with the variables in the text it produced resolved in turn
+        (while that text is read, the file it came from is part of the include chain)."""
+        self._text_include = None
+        value = self._evaluate(variable, path, depth)
+        include, self._text_include = self._text_include, None
+        if embedded:
+            value = embedded_text(value, variable)
+        if include is not None:
+            self._text_chain.append((path, include))
+        try:
+            return self._settle(value, path, depth)
+        finally:
+            if include is not None:
+                self._text_chain.pop()
+
+    def _settle(self, value: Any, path: ConfigPath, depth: int) -> Any:
+        """Text a variable produced, with the variables in it resolved in turn."""
+        if not isinstance(value, str):
+            return value
+        try:
+            template = parse(value)
+        except VariableSyntaxError as exc:
+            raise UnresolvableError(
+                f"variable syntax error in the value '{value}': {exc}"
+            ) from None
+        if template is None:
+            return value
+        if depth >= MAX_NESTING:
+            raise UnresolvableError(
+                f"variables produce variables more than {MAX_NESTING} levels deep ('{value}')"
+            )
+        return self._render(template, path, depth + 1)
+
+    def _evaluate(self, variable: Variable, path: ConfigPath, depth: int) -> Any:
+        """One ``${…}``: the value of its first source that has one."""
+        reason: str | None = None
+        for index, source in enumerate(variable.sources):
+            if isinstance(source, Literal):
+                return source.value
+            value = self._source_value(source, path, depth)
+            if isinstance(value, Absent):
+                reason = value.reason if index == 0 else reason
+            elif value is not None and value is not NOT_FOUND:
                 return value
-        source = re.split(r"[:(]", alternatives[0], maxsplit=1)[0].strip()
-        raise _UnresolvableError(
-            f"'${{{body}}}' has no value: the {source} source has nothing at "
-            f"'{alternatives[0]}', and no fallback applies"
+        first = variable.sources[0]
+        assert isinstance(first, Source)
+        reason = reason or f"the {first.kind} source has nothing at '{first.text}'"
+        raise UnresolvableError(
+            f"'{variable.text}' has no value: {reason}, and no fallback applies"
         )
 
-    def _alternative(self, text: str, path: ConfigPath, *, first: bool) -> Any:
-        if not first:
-            literal = _literal(text)
-            if literal is not _NOT_FOUND:
-                return literal
-            if text.startswith("${") and text.endswith("}"):
-                return self._evaluate(text[2:-1], path)
-        if not is_variable(text):
-            raise _UnresolvableError(f"'{text}' is not a variable (expected source:address)")
-        nested = find_variables(text)
-        if nested:
-            text = str(self._interpolate(text, path))
-        return self._lookup(text, path)
+    def _argument(self, value: object, path: ConfigPath, depth: int) -> object:
+        return self._render(value, path, depth) if isinstance(value, Template) else value
 
-    def _lookup(self, reference: str, path: ConfigPath) -> Any:
-        match = _SOURCE.match(reference)
-        assert match is not None
-        source, rest = match.group(1), reference[match.end() :]
-        argument: str | None = None
-        if match.group(2) == "(":
-            argument, _, rest = rest.partition(")")
-            rest = rest.removeprefix(":")
-        address = rest.strip()
-        if source in _EXTERNAL or (source == "aws" and address == "accountId"):
-            return self._external(source, address, argument)
-        handler = self._sources.get(source)
-        if handler is None:
-            raise _UnresolvableError(
-                f"unknown variable source '{source}'{did_you_mean(source, SOURCES)} "
+    def _source_value(self, source: Source, path: ConfigPath, depth: int) -> Any:
+        kind = source.kind
+        handler = self._sources.get(kind)
+        if handler is None and kind not in _EXTERNAL:
+            raise UnresolvableError(
+                f"unknown variable source '{kind}'{did_you_mean(kind, SOURCES)} "
                 f"(expected one of {', '.join(SOURCES)})"
             )
-        return handler(address, argument, path)
+        params = tuple(self._argument(p, path, depth) for p in source.params or ())
+        address = self._argument(source.address, path, depth)
+        if address is not None and not isinstance(address, str):
+            if isinstance(address, dict | list):
+                raise UnresolvableError(f"the address in a '{kind}' variable must be text")
+            address = js_text(address)
+        if kind in _EXTERNAL or (kind == "aws" and address == "accountId"):
+            return self._external(kind, address or "", params)
+        assert handler is not None
+        return handler(address or None, params, path)
 
     # -- sources -----------------------------------------------------------------------------
 
-    def _self(self, address: str, argument: str | None, path: ConfigPath) -> Any:
-        target = _address_path(address)
-        value = self.value_at(target)
+    def _self(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
+        parts = tuple(address.split(".")) if address else ()
+        target, value = self.value_at(parts)
+        if value is NOT_FOUND:
+            # The nearest key of the mapping where the address ran out, as a whole address.
+            keys = self._get(target)
+            match = closest(parts[len(target)], keys) if isinstance(keys, dict) else None
+            hint = ""
+            if match is not None:
+                hint = f" (did you mean 'self:{'.'.join((*parts[: len(target)], match))}'?)"
+            return Absent(f"the self source has nothing at 'self:{address}'{hint}")
         if isinstance(value, dict | list):
-            self.document.graft(self.document, target, path)
+            self.document.graft(self.document, target, path, below=True)
             return copy.deepcopy(value)
         return value
 
-    def _opt(self, address: str, argument: str | None, path: ConfigPath) -> Any:
+    def _opt(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
         options = self.options.as_opt_source()
-        return options if not address else options.get(address, _NOT_FOUND)
+        return options if address is None else options.get(address, NOT_FOUND)
 
-    def _env(self, address: str, argument: str | None, path: ConfigPath) -> Any:
-        return self.env.get(address, _NOT_FOUND)
+    def _env(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
+        if address is None:
+            raise UnresolvableError("env needs a variable name, e.g. ${env:HOME}")
+        return self.env.get(address, NOT_FOUND)
 
-    def _sls(self, address: str, argument: str | None, path: ConfigPath) -> Any:
+    def _sls(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
         if address == "stage":
             return self.stage
         if address == "instanceId":
             return self.instance_id
-        raise _UnresolvableError(
-            f"unknown sls variable '{address}'{did_you_mean(address, ['stage', 'instanceId'])} "
-            "(expected stage or instanceId)"
+        raise UnresolvableError(
+            f"unknown sls variable '{address or ''}'"
+            f"{did_you_mean(address or '', ['stage', 'instanceId'])} (expected stage or instanceId)"
         )
 
-    def _aws(self, address: str, argument: str | None, path: ConfigPath) -> Any:
+    def _aws(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
         if address == "region":
             return self.region
-        raise _UnresolvableError(
-            f"unknown aws variable '{address}'{did_you_mean(address, ['region', 'accountId'])} "
-            "(expected region or accountId)"
+        raise UnresolvableError(
+            f"unknown aws variable '{address or ''}'"
+            f"{did_you_mean(address or '', ['region', 'accountId'])} (expected region or accountId)"
         )
 
-    def _param(self, address: str, argument: str | None, path: ConfigPath) -> Any:
+    def _param(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
+        if address is None:
+            raise UnresolvableError("param needs a name, e.g. ${param:tableName}")
         if address in self.options.params:
             return self.options.params[address]
         for block in (self.stage, "default"):
-            value = self.value_at(("params", block, address))
-            if value is not _NOT_FOUND:
+            target, value = self.value_at(("params", block, address))
+            if value is not NOT_FOUND and value is not None:
+                if isinstance(value, dict | list):
+                    self.document.graft(self.document, target, path, below=True)
+                    return copy.deepcopy(value)
                 return value
-        return _NOT_FOUND
+        return NOT_FOUND
 
-    def _str_to_bool(self, address: str, argument: str | None, path: ConfigPath) -> Any:
-        text = (argument or "").strip().lower()
+    def _str_to_bool(
+        self, address: str | None, params: tuple[object, ...], path: ConfigPath
+    ) -> Any:
+        if not params or params[0] is None:
+            raise UnresolvableError("strToBool needs a value, e.g. ${strToBool(${env:FLAG})}")
+        text = parameter_text(params[0], "strToBool").strip().lower()
         if text in ("true", "1"):
             return True
-        if text in ("false", "0", ""):
+        if text in ("false", "0"):
             return False
-        raise _UnresolvableError(f"strToBool expects true, false, 1 or 0, got '{argument}'")
+        raise UnresolvableError(
+            f"strToBool expects true, false, 1 or 0, got '{parameter_text(params[0], 'strToBool')}'"
+        )
 
-    def _file(self, address: str, argument: str | None, path: ConfigPath) -> Any:
-        if not argument:
-            raise _UnresolvableError("file() needs a path, e.g. ${file(./config.yml)}")
-        location = self.document.location(path)
-        base = Path(location.file).parent if location else self.service_dir
-        target = (base / argument.strip()).resolve()
-        if target.suffix in (".js", ".cjs", ".mjs", ".ts"):
-            raise _UnresolvableError(
-                f"file({argument}) is JavaScript; BaseGear reads YAML and JSON files only"
+    def _file(self, address: str | None, params: tuple[object, ...], path: ConfigPath) -> Any:
+        if not params or params[0] in (None, ""):
+            raise UnresolvableError("file() needs a path, e.g. ${file(./config.yml)}")
+        named = parameter_text(params[0], "file")
+        target = (self.service_dir / named).resolve()
+        if not target.exists():
+            # The Serverless Framework resolves the path against the service's folder, also
+            # in a file that another file included (lib/configuration/variables/sources/file.js).
+            return Absent(
+                f"the file '{named}' does not exist (looked for {display_path(target)}: paths in "
+                "file() are relative to the service's folder)"
+            )
+        if target.suffix in (".js", ".cjs"):
+            raise UnresolvableError(
+                f"file({named}) is JavaScript; BaseGear reads YAML, JSON and text files only"
             )
         if not target.is_file():
-            return _NOT_FOUND
-        if target.suffix not in (".yml", ".yaml", ".json"):
-            return target.read_text(encoding="utf-8")
-        if target not in self._files:
-            self._files[target] = load_file(target, display_name=_display(target))
-        included = self._files[target]
-        inner = _address_path(address)
-        value = _dig(included.data, inner)
-        if value is _NOT_FOUND:
-            return _NOT_FOUND
-        self.document.graft(included, inner, path)
+            raise UnresolvableError(f"file({named}) is not a file")
+        include: Include = (target, address or "")
+        self._check_include(path, include)
+        if target.suffix not in (".yml", ".yaml", ".json", ".tfstate"):
+            try:
+                content: Any = target.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UnresolvableError(f"cannot read {named}: {exc}") from None
+            if address:
+                return NOT_FOUND
+            self._text_include = include
+            return content
+        included = self._include(target, path)
+        inner: ConfigPath = ()
+        value = included.data
+        for part in address.split(".") if address else ():
+            step = address_step(value, part)
+            if step is None:
+                return NOT_FOUND
+            value = value[step]
+            inner = (*inner, step)
+        if value is None:
+            return NOT_FOUND
+        if isinstance(value, dict | list):
+            self._includes[path] = include
+        elif isinstance(value, str):
+            self._text_include = include
+        self.document.graft(included, inner, path, below=True)
         return copy.deepcopy(value)
 
-    def _external(self, source: str, address: str, argument: str | None) -> Any:
+    def _check_include(self, path: ConfigPath, include: Include) -> None:
+        """A file may not include what includes it: the values it reads would hold the same
+        ${file(…)} again, without end. Reported once, at the variable that starts the cycle,
+        with the chain of files (and addresses); what the cycle placed there is dropped."""
+        chain: list[tuple[ConfigPath, Include]] = [((), (self.service_file, ""))]
+        chain += [
+            (path[:end], self._includes[path[:end]])
+            for end in range(1, len(path))
+            if path[:end] in self._includes
+        ]
+        chain += [(where, text) for where, text in self._text_chain if where == path]
+        starts = [index for index, (_, included) in enumerate(chain) if included == include]
+        if not starts:
+            return
+        start = starts[0]
+        files = [include_text(included) for _, included in chain[start:]]
+        message = f"file-include cycle: {' → '.join([*files, include_text(include)])}"
+        if start == 0 and len(chain) == 1:
+            raise UnresolvableError(message)
+        where = chain[start][0] if start > 0 else chain[1][0]
+        if where not in self._failed:
+            self._failed.add(where)
+            self.problems.append(Problem(message, self.document.location(where), where))
+            self._set(where, None)
+        raise _DependsOnFailureError(path)
+
+    def _include(self, target: Path, path: ConfigPath) -> Document:
+        """An included file, read once; its problems are reported once."""
+        if target not in self._files:
+            try:
+                self._files[target] = load_file(target, display_name=display_path(target))
+            except ConfigError as exc:
+                failure = ConfigError(
+                    [replace(problem, path=(*path, *problem.path)) for problem in exc.problems]
+                )
+                self._files[target] = failure
+                raise failure from None
+        found = self._files[target]
+        if isinstance(found, ConfigError):
+            raise _DependsOnFailureError(path)
+        return found
+
+    def _external(self, source: str, address: str, params: tuple[object, ...]) -> Any:
+        argument = parameter_text(params[0], source) if params and params[0] is not None else None
         try:
             value = self.cloud.lookup(source, address, argument)
         except LookupError as exc:
-            where = f"({argument})" if argument else ""
-            raise _UnresolvableError(
-                f"cannot resolve '${{{source}{where}:{address}}}': {exc}"
+            where = f"({argument})" if argument is not None else ""
+            reason = exc.args[0] if exc.args else exc
+            raise UnresolvableError(
+                f"cannot resolve '${{{source}{where}:{address}}}': {reason}"
             ) from None
-        return _NOT_FOUND if value is None else value
+        return NOT_FOUND if value is None else value
 
 
-def _address_path(address: str) -> ConfigPath:
-    if not address:
-        return ()
-    return tuple(int(part) if part.isdigit() else part for part in address.split("."))
-
-
-def _dig(data: Any, path: ConfigPath) -> Any:
-    for key in path:
-        if isinstance(data, dict) and str(key) in data:
-            data = data[str(key)]
-        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
-            data = data[key]
-        else:
-            return _NOT_FOUND
-    return data
-
-
-def _literal(text: str) -> Any:
-    """A fallback written as a literal: 'quoted', "quoted", a number, true, false or null."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    if text in ("true", "false"):
-        return text == "true"
-    if text == "null":
-        return None
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if re.fullmatch(r"-?\d+\.\d*", text):
-        return float(text)
-    return _NOT_FOUND
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-__all__ = ["ExternalLookups", "Location", "NoCloud", "Options", "Resolver", "find_variables"]
+__all__ = [
+    "ExternalLookups",
+    "NoCloud",
+    "Options",
+    "Resolver",
+    "Template",
+    "VariableSyntaxError",
+    "parse",
+]

@@ -4,9 +4,11 @@ dashboard; each YAML key is the camelCase alias of a snake_case field."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from basegear.model.base import Json, Model, OneOf, OpenModel
 from basegear.model.functions import Function, Layer
@@ -14,11 +16,26 @@ from basegear.model.plugins import Alerts, PythonRequirements
 from basegear.model.provider import PackageConfig, Provider
 from basegear.model.stepfunctions import StepFunctions
 
-# Function and layer keys as the Serverless Framework accepts them.
-FunctionKey = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9-_]+$")]
 
-# AWS::Service::Resource, Custom::Name, or a third-party registry type (Org::Service::Resource).
-RESOURCE_TYPE = r"^[A-Za-z0-9]+::[A-Za-z0-9]+(::[A-Za-z0-9]+){0,2}$"
+def _function_key(value: str) -> str:
+    # The Serverless Framework v3 schema keys functions and layers by ^[a-zA-Z0-9-_]+$.
+    if not re.fullmatch(r"[a-zA-Z0-9_-]+", value):
+        raise PydanticCustomError(
+            "function_key",
+            "a function or layer name may contain only letters, digits, '-' and '_', got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+FunctionKey = Annotated[str, AfterValidator(_function_key)]
+
+# CloudFormation User Guide, "Resource type identifiers": AWS types are
+# AWS::service-name::data-type-name; custom resources are Custom::Name (letters, digits and
+# _@-, at most 60 characters); registry extensions are Organization::Service::Resource (plus
+# ::MODULE for modules), and these organization names are reserved.
+_RESERVED_ORGANIZATIONS = ("alexa", "amzn", "amazon", "aws", "custom", "dev")
+_PART = r"[A-Za-z0-9]+"
 RESOURCE_ATTRIBUTES = (
     "Type",
     "Properties",
@@ -32,17 +49,37 @@ RESOURCE_ATTRIBUTES = (
 )
 
 
+def _resource_type(value: str) -> str:
+    organization = value.split("::", 1)[0]
+    if organization in ("AWS", "Alexa"):
+        valid = re.fullmatch(rf"{organization}::{_PART}::{_PART}", value) is not None
+    elif organization == "Custom":
+        valid = re.fullmatch(r"Custom::[A-Za-z0-9_@-]{1,60}", value) is not None
+    else:
+        valid = organization.lower() not in _RESERVED_ORGANIZATIONS and (
+            re.fullmatch(rf"{_PART}::{_PART}::{_PART}(::MODULE)?", value) is not None
+        )
+    if not valid:
+        raise PydanticCustomError(
+            "resource_type",
+            "expected a resource type such as AWS::DynamoDB::Table (AWS::Service::Resource), "
+            "Custom::Name or a registry type Organization::Service::Resource, got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
 class Resource(Model):
-    """One CloudFormation resource; its Properties are checked by cfn-lint at compile time."""
+    """One CloudFormation resource; its Properties are checked by cfn-lint at compile time.
+
+    ``Type`` may be left out to override a resource the Serverless Framework generates, by its
+    logical ID (Serverless Framework v3 documentation, "Override AWS CloudFormation Resource").
+    Only the compiler knows the generated logical IDs, so a resource without Type that
+    overrides nothing is for it to report."""
 
     model_config = Model.model_config | {"alias_generator": None}
 
-    Type: Annotated[
-        str,
-        StringConstraints(
-            pattern=r"^(AWS|Custom|Alexa)::[A-Za-z0-9:]+$|^[A-Za-z0-9]+::[A-Za-z0-9]+::[A-Za-z0-9]+(::[A-Za-z0-9]+)?$"
-        ),
-    ]
+    Type: Annotated[str, AfterValidator(_resource_type)] | None = None
     Properties: dict[str, Json] = {}
     DependsOn: str | list[str] | None = None
     DeletionPolicy: (

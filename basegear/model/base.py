@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class Model(BaseModel):
@@ -54,7 +54,12 @@ def is_intrinsic(value: Any) -> bool:
 def _cfn_string(value: Any) -> Any:
     if isinstance(value, str) or is_intrinsic(value):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    # A number or boolean where text is expected becomes its text, as the Serverless
+    # Framework's schema check (ajv, coerceTypes) and CloudFormation both turn it into a string:
+    # `DEBUG: true` is "true".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
         return str(value)
     raise PydanticCustomError(
         "cfn_string",
@@ -67,19 +72,49 @@ CfnString = Annotated[Any, BeforeValidator(_cfn_string)]
 """A string that CloudFormation may compute: text, ``!Ref``, ``!GetAtt``, ``!Sub``, …"""
 
 
+def _cfn_function(value: Any) -> Any:
+    if is_intrinsic(value):
+        return value
+    raise PydanticCustomError(
+        "cfn_function",
+        "expected a CloudFormation function (Ref, Fn::GetAtt, Fn::ImportValue, Fn::Sub, …), "
+        "got {got}",
+        {"got": describe(value)},
+    )
+
+
+CfnFunction = Annotated[Any, BeforeValidator(_cfn_function)]
+"""A value only CloudFormation computes: ``!Ref``, ``!GetAtt``, ``!ImportValue``, …"""
+
+
 def Range(low: int | float, high: int | float) -> AfterValidator:  # noqa: N802 - reads as a type
     """An inclusive numeric range with a message naming both ends (AWS API limits)."""
+    kind = "an integer" if isinstance(low, int) and isinstance(high, int) else "a number"
 
     def check(value: int | float) -> int | float:
         if not low <= value <= high:
             raise PydanticCustomError(
                 "range",
-                "expected a value from {low} to {high}, got {got}",
-                {"low": low, "high": high, "got": value},
+                "expected {kind} from {low} to {high}, got {got}",
+                {"kind": kind, "low": low, "high": high, "got": value},
             )
         return value
 
     return AfterValidator(check)
+
+
+def field_errors(model: str, errors: list[tuple[str, str, dict[str, Any], Any]]) -> ValidationError:
+    """Errors found by a validator of the whole model, each placed at one of its fields so that
+    the problem points at that field's line: ``(key, message template, context, value)``."""
+    return ValidationError.from_exception_data(
+        model,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("field_rule", template, context), loc=(key,), input=value
+            )
+            for key, template, context, value in errors
+        ],
+    )
 
 
 def OneOf(*allowed: str) -> AfterValidator:  # noqa: N802 - reads as a type

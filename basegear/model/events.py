@@ -4,10 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from basegear.model.base import CfnString, Json, Model, OneOf, Range, shorthand
+from basegear.model.base import (
+    CfnString,
+    Json,
+    Model,
+    OneOf,
+    Range,
+    describe,
+    field_errors,
+    shorthand,
+)
+
+
+def _record_age(value: int) -> int:
+    # -1 keeps records until they expire; otherwise 60 to 604,800 seconds (Lambda API
+    # reference, CreateEventSourceMapping, MaximumRecordAgeInSeconds).
+    if value != -1 and not 60 <= value <= 604800:
+        raise PydanticCustomError(
+            "range",
+            "expected -1 (keep records until they expire) or an integer from 60 to 604800, "
+            "got {got}",
+            {"got": value},
+        )
+    return value
 
 
 class OnFailure(Model):
@@ -33,7 +55,7 @@ class StreamEvent(Model):
     starting_position_timestamp: float | None = None
     enabled: bool = True
     maximum_retry_attempts: Annotated[int, Range(-1, 10000)] | None = None
-    maximum_record_age_in_seconds: Annotated[int, Range(-1, 604800)] | None = None
+    maximum_record_age_in_seconds: Annotated[int, AfterValidator(_record_age)] | None = None
     bisect_batch_on_function_error: bool | None = None
     parallelization_factor: Annotated[int, Range(1, 10)] | None = None
     function_response_type: Annotated[str, OneOf("ReportBatchItemFailures")] | None = None
@@ -62,14 +84,17 @@ class StreamEvent(Model):
         return value
 
     @model_validator(mode="after")
-    def _record_age(self) -> StreamEvent:
-        age = self.maximum_record_age_in_seconds
-        if age is not None and 0 <= age < 60:
-            raise PydanticCustomError(
-                "range",
-                "maximumRecordAgeInSeconds must be -1 (forever) or 60 to 604800, got {got}",
-                {"got": age},
-            )
+    def _starting_position(self) -> StreamEvent:
+        # DynamoDB Streams start at TRIM_HORIZON or LATEST only; AT_TIMESTAMP is for Kinesis
+        # and needs StartingPositionTimestamp (Lambda API reference, CreateEventSourceMapping).
+        position = self.starting_position
+        message = ""
+        if position == "AT_TIMESTAMP" and self.type == "dynamodb":
+            message = "a DynamoDB stream starts at LATEST or TRIM_HORIZON, got 'AT_TIMESTAMP'"
+        elif position == "AT_TIMESTAMP" and self.starting_position_timestamp is None:
+            message = "startingPosition AT_TIMESTAMP needs startingPositionTimestamp"
+        if message:
+            raise field_errors("StreamEvent", [("startingPosition", message, {}, position)])
         return self
 
 
@@ -85,21 +110,47 @@ class SqsEvent(Model):
     maximum_concurrency: Annotated[int, Range(2, 1000)] | None = None
 
     @model_validator(mode="after")
-    def _window_for_large_batches(self) -> SqsEvent:
-        # "When you set BatchSize to a value greater than 10, you must set
-        # MaximumBatchingWindowInSeconds to at least 1" (Lambda API reference).
-        if self.batch_size > 10 and not self.maximum_batching_window:
-            raise PydanticCustomError(
-                "sqs_window",
-                "batchSize {size} is above 10, which needs maximumBatchingWindow of at least 1",
-                {"size": self.batch_size},
-            )
+    def _batching(self) -> SqsEvent:
+        size, window = self.batch_size, self.maximum_batching_window
+        fifo = isinstance(self.arn, str) and self.arn.endswith(".fifo")
+        error: tuple[str, str, dict[str, Any], Any] | None = None
+        if fifo and size > 10:
+            # "For FIFO queues, the maximum is 10" (Lambda developer guide, "Lambda parameters
+            # for Amazon SQS event source mappings").
+            message = "a FIFO queue takes a batchSize of at most 10, got {got}"
+            error = ("batchSize", message, {"got": size}, size)
+        elif fifo and window is not None:
+            # "Batching window is not supported for FIFO queues" (same page).
+            message = "a FIFO queue does not support maximumBatchingWindow"
+            error = ("maximumBatchingWindow", message, {}, window)
+        elif size > 10 and not window:
+            # "When you set BatchSize to a value greater than 10, you must set
+            # MaximumBatchingWindowInSeconds to at least 1" (Lambda API reference).
+            message = "a batchSize above 10 (got {got}) needs maximumBatchingWindow of at least 1"
+            error = ("batchSize", message, {"got": size}, size)
+        if error is not None:
+            raise field_errors("SqsEvent", [error])
         return self
 
 
 class S3Rule(Model):
-    prefix: str | None = None
-    suffix: str | None = None
+    """One key-name filter: exactly one of ``prefix`` or ``suffix`` (Serverless Framework v3
+    schema, s3 event rules: ``maxProperties: 1``; a rule with no key names no filter)."""
+
+    prefix: CfnString | None = None
+    suffix: CfnString | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) != 1:
+            raise PydanticCustomError(
+                "one_rule",
+                "each rule has exactly one key, prefix or suffix (write two rules for both), "
+                "got {got}",
+                {"got": ", ".join(map(str, value)) or "none"},
+            )
+        return value
 
 
 class S3Event(Model):
@@ -162,7 +213,9 @@ class ScheduleEvent(Model):
         for expression in self.rate:
             if not (expression.startswith(("rate(", "cron(")) and expression.endswith(")")):
                 raise PydanticCustomError(
-                    "schedule", "expected rate(…) or cron(…), got {got}", {"got": expression}
+                    "schedule",
+                    "expected rate(…) or cron(…), got {got}",
+                    {"got": describe(expression)},
                 )
         return self
 
@@ -295,11 +348,17 @@ class Event(Model):
     @classmethod
     def _one_type(cls, value: Any) -> Any:
         if isinstance(value, dict) and len(value) != 1:
+            types = {field.alias or name for name, field in cls.model_fields.items()}
+            given = [key for key in value if key in types]
+            others = [str(key) for key in value if key not in types]
+            got = f"got {len(value)} keys: {', '.join(map(str, value))}" if value else "got none"
+            if len(given) == 1 and others:
+                # The usual slip: an option written beside the event type, not under it.
+                got += f" (should {', '.join(others)} be indented under {given[0]}?)"
             raise PydanticCustomError(
                 "one_event",
-                "each event is a mapping with exactly one event type (http, stream, sqs, …), "
-                "got {count} keys: {keys}",
-                {"count": len(value), "keys": ", ".join(map(str, value))},
+                "each event is a mapping with exactly one event type (http, stream, sqs, …), {got}",
+                {"got": got},
             )
         return value
 

@@ -3,36 +3,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-from basegear.model.base import CfnString, Json, Model, Range
+from basegear.model.base import CfnFunction, CfnString, Json, Model, OneOf, Range
 from basegear.model.events import Event
 from basegear.model.plugins import AlarmReference, DeadLetter
 from basegear.model.provider import (
     Architecture,
     Environment,
+    Layers,
     LogRetention,
     MemorySize,
     PackageConfig,
     Timeout,
 )
 
+# The kinds a destination's `type` names (Serverless Framework v3 schema, function
+# destinations), each with the service its ARN belongs to.
+DESTINATION_TYPES = {"function": "lambda", "sqs": "sqs", "sns": "sns", "eventBus": "events"}
 
-def _at_most_five_layers(layers: list[Any]) -> list[Any]:
-    # "A function can use up to 5 layers at a time" (Lambda quotas).
-    if len(layers) > 5:
-        raise PydanticCustomError(
-            "layers", "a function can use at most 5 layers, got {count}", {"count": len(layers)}
-        )
-    return layers
+
+class DestinationTarget(Model):
+    """``{type, arn}``: a destination whose ARN CloudFormation computes, with its kind."""
+
+    type: Annotated[str, OneOf(*DESTINATION_TYPES)]
+    arn: CfnFunction
+
+
+Destination = CfnString | DestinationTarget
+"""A function key, an ARN, a CloudFormation function, or ``{type, arn}``."""
 
 
 class Destinations(Model):
-    on_success: CfnString | None = None
-    on_failure: CfnString | None = None
+    on_success: Destination | None = None
+    on_failure: Destination | None = None
 
 
 class Function(Model):
@@ -59,11 +65,12 @@ class Function(Model):
     tags: dict[str, CfnString] = {}
     vpc: Json = None
     package: PackageConfig | None = None
-    layers: Annotated[list[CfnString], AfterValidator(_at_most_five_layers)] | None = None
+    layers: Layers | None = None  # replaces provider.layers, as the Serverless Framework does
     tracing: bool | str | None = None
     condition: str | None = None
     depends_on: list[str] | str | None = None
     destinations: Destinations | None = None
+    version_function: bool | None = None  # over provider.versionFunctions
     # Async invocation settings (Lambda API reference, PutFunctionEventInvokeConfig).
     maximum_event_age: Annotated[int, Range(60, 21600)] | None = None
     maximum_retry_attempts: Annotated[int, Range(0, 2)] | None = None

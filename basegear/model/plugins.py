@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from basegear.model.base import CfnString, Json, Model, OneOf, Range
+from basegear.model.base import CfnString, Json, Model, OneOf, Range, describe, is_intrinsic
 
 # Plugins whose sections BaseGear reads and acts on itself.
 NATIVE_PLUGINS = (
@@ -69,6 +70,33 @@ COMPARISON_OPERATORS = (
     "GreaterThanUpperThreshold",
 )
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+# A percentile, p0.0 to p100 (CloudWatch API reference, PutMetricAlarm ExtendedStatistic), which
+# the plugin accepts as a statistic ("Using Percentile Statistic for a Metric" in its README).
+PERCENTILE = re.compile(r"p(\d{1,3})(\.\d{1,2})?")
+
+
+def is_percentile(value: str) -> bool:
+    match = PERCENTILE.fullmatch(value)
+    return match is not None and float(value[1:]) <= 100
+
+
+def _statistic(value: str) -> str:
+    if value in STATISTICS or is_percentile(value):
+        return value
+    from basegear.config.suggest import did_you_mean
+
+    raise PydanticCustomError(
+        "statistic",
+        "expected one of {allowed} or a percentile from p0.0 to p100 (e.g. p95), got {got}{hint}",
+        {
+            "allowed": ", ".join(STATISTICS),
+            "got": describe(value),
+            "hint": did_you_mean(value, STATISTICS),
+        },
+    )
+
+
+Statistic = Annotated[str, AfterValidator(_statistic)]
 TREAT_MISSING = ("breaching", "notBreaching", "ignore", "missing")
 
 # The plugin's built-in definitions (serverless-plugin-aws-alerts README, "Default Definitions").
@@ -83,7 +111,7 @@ class AlarmDefinition(Model):
     namespace: str | None = None
     metric: str | None = None
     threshold: float | None = None
-    statistic: Annotated[str, OneOf(*STATISTICS)] | None = None
+    statistic: Statistic | None = None
     extended_statistic: str | None = None
     period: Annotated[int, Range(10, 86400)] | None = None
     evaluation_periods: Annotated[int, Range(1, 100000)] | None = None
@@ -120,7 +148,8 @@ class AlertTopic(Model):
     @model_validator(mode="before")
     @classmethod
     def _plain(cls, value: Any) -> Any:
-        return {"topic": value} if isinstance(value, str) else value
+        # A name, an ARN or a CloudFormation function (`alarm: !ImportValue alerts-topic`).
+        return {"topic": value} if isinstance(value, str) or is_intrinsic(value) else value
 
 
 class Alerts(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
@@ -12,7 +13,115 @@ from basegear.model.base import CfnString, Json, Model, OneOf, Range
 Architecture = Annotated[str, OneOf("x86_64", "arm64")]
 MemorySize = Annotated[int, Range(128, 10240)]  # Lambda quotas: 128 MB to 10,240 MB
 Timeout = Annotated[int, Range(1, 900)]  # Lambda quotas: at most 900 seconds
-Environment = dict[str, CfnString]
+
+
+def _variable_name(value: str) -> str:
+    # Lambda API reference, "Environment": keys match [a-zA-Z]([a-zA-Z0-9_])+.
+    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]+", value):
+        raise PydanticCustomError(
+            "variable_name",
+            "an environment variable name has at least two characters, a letter first and "
+            "then letters, digits or '_', got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+Environment = dict[Annotated[str, AfterValidator(_variable_name)], CfnString]
+
+
+def _at_most_five_layers(layers: list[Any]) -> list[Any]:
+    # "A function can use up to 5 layers at a time" (Lambda quotas).
+    if len(layers) > 5:
+        raise PydanticCustomError(
+            "layers", "a function can use at most 5 layers, got {count}", {"count": len(layers)}
+        )
+    return layers
+
+
+Layers = Annotated[list[CfnString], AfterValidator(_at_most_five_layers)]
+
+# The Serverless Framework v3 schema (lib/config-schema.js): a stage is ^[a-zA-Z0-9-]+$.
+STAGE_PATTERN = re.compile(r"[a-zA-Z0-9-]+")
+STAGE_RULE = "a stage may contain only letters, digits and '-'"
+
+# AWS Regions, as of 2026 (AWS General Reference, "AWS Regions"; opening announcements).
+COMMERCIAL_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+)
+GOVCLOUD_REGIONS = ("us-gov-east-1", "us-gov-west-1")
+CHINA_REGIONS = ("cn-north-1", "cn-northwest-1")
+# Not public regions, but the Serverless Framework v3 schema accepts them, so BaseGear does too.
+ISOLATED_REGIONS = ("us-iso-east-1", "us-iso-west-1", "us-isob-east-1")
+REGIONS = (*COMMERCIAL_REGIONS, *GOVCLOUD_REGIONS, *CHINA_REGIONS, *ISOLATED_REGIONS)
+
+
+def stage_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a stage, or None."""
+    if STAGE_PATTERN.fullmatch(value):
+        return None
+    return f"{STAGE_RULE}, got {value!r}"
+
+
+def region_problem(value: str) -> str | None:
+    """Why ``value`` is not an AWS region, or None."""
+    if value in REGIONS:
+        return None
+    from basegear.config.suggest import did_you_mean
+
+    hint = did_you_mean(value, REGIONS) or " (e.g. us-east-1 or eu-west-1)"
+    return f"unknown AWS region {value!r}{hint}"
+
+
+def _stage(value: str) -> str:
+    problem = stage_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("stage", "{problem}", {"problem": problem})
+    return value
+
+
+def _region(value: str) -> str:
+    problem = region_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("region", "{problem}", {"problem": problem})
+    return value
+
+
+Stage = Annotated[str, AfterValidator(_stage)]
+Region = Annotated[str, AfterValidator(_region)]
 LOG_RETENTION_DAYS = (
     1,
     3,
@@ -130,8 +239,8 @@ class Provider(Model):
 
     name: Annotated[str, OneOf("aws")]
     runtime: str = "nodejs16.x"  # Serverless Framework v3.40 default
-    stage: str = "dev"
-    region: str = "us-east-1"
+    stage: Stage = "dev"
+    region: Region = "us-east-1"
     profile: str | None = None
     memory_size: MemorySize = 1024
     timeout: Timeout = 6
@@ -168,7 +277,7 @@ class Provider(Model):
     tracing: Tracing = Tracing()
     logs: dict[str, Json] | None = None
     version_functions: bool = True
-    layers: list[CfnString] = []
+    layers: Layers = []
     alb: dict[str, Json] | None = None
     cloud_front: dict[str, Json] | None = None
     ecr: dict[str, Json] | None = None

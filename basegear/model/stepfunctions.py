@@ -4,13 +4,15 @@ events, alarms and logging. Definitions are checked as Amazon States Language se
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from basegear.model.base import CfnString, Json, Model, OneOf, Range
 from basegear.model.events import HttpMethod, ScheduleEvent, _method_path
+from basegear.model.plugins import Statistic
 
 # Metric names the plugin accepts in `alarms.metrics` (serverless-step-functions README,
 # "CloudWatch Alarms"), each mapped to its AWS/States metric.
@@ -84,11 +86,26 @@ class StateMachineEvent(Model):
         return value
 
 
+def _logical_id(value: str) -> str:
+    # CloudFormation User Guide, "Resources": a logical ID is alphanumeric (A-Za-z0-9).
+    if not re.fullmatch(r"[A-Za-z0-9]{1,255}", value):
+        raise PydanticCustomError(
+            "logical_id",
+            "a logical ID has only letters and digits (at most 255), got {got}",
+            {"got": repr(value)},
+        )
+    return value
+
+
+AlarmPeriod = Annotated[int, Range(10, 86400)]  # CloudWatch PutMetricAlarm: Period in seconds
+
+
 class StateMachineAlarmMetric(Model):
     metric: Annotated[str, OneOf(*STATE_MACHINE_ALARM_METRICS)]
+    logical_id: Annotated[str, AfterValidator(_logical_id)] | None = None
     threshold: float | None = None
-    statistic: str | None = None
-    period: int | None = None
+    statistic: Statistic | None = None
+    period: AlarmPeriod | None = None
     evaluation_periods: int | None = None
     datapoints_to_alarm: int | None = None
     comparison_operator: str | None = None
@@ -104,6 +121,7 @@ class StateMachineAlarmMetric(Model):
 class StateMachineAlarms(Model):
     topics: dict[Annotated[str, OneOf("ok", "alarm", "insufficientData")], CfnString] = {}
     metrics: list[StateMachineAlarmMetric] = []
+    period: AlarmPeriod | None = None  # for every metric that sets none (the plugin's 60)
     treat_missing_data: str | None = None
     name_template: str | None = None
 

@@ -93,6 +93,20 @@ def test_intrinsics_and_placeholders_stand_in_for_strings() -> None:
         assert check_definition(definition, BASE) == []
 
 
+def test_intrinsics_stand_in_for_numbers_of_a_state() -> None:
+    # serverless-step-functions accepts `Seconds: !Ref WaitSeconds`; the compiler writes the
+    # value unquoted so that it stays a number.
+    wait = {"Type": "Wait", "Seconds": {"Ref": "WaitSeconds"}, "Next": "T"}
+    retry = {"ErrorEquals": ["States.ALL"], "MaxAttempts": {"Fn::ImportValue": "attempts"}}
+    task = {"Type": "Task", "Resource": "arn", "TimeoutSeconds": {"Ref": "Limit"}, "End": True}
+    definition = {"StartAt": "W", "States": {"W": wait, "T": {**task, "Retry": [retry]}}}
+    assert check_definition(definition, BASE) == []
+    # A mapping that is no intrinsic function is still no number.
+    wait["Seconds"] = {"Ref": "A", "Other": 1}
+    (problem,) = check_definition(definition, BASE)
+    assert problem.message == "Seconds must be a non-negative integer, not a mapping"
+
+
 # --- properties -------------------------------------------------------------------------------
 
 WORDS = sorted(
