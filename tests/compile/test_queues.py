@@ -1,0 +1,109 @@
+"""SQS events: one event source mapping per event, with every option and the receive
+permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from basegear.errors import ConfigError
+
+Template = dict[str, Any]
+Compile = Callable[..., Template]
+LintErrors = Callable[..., list[str]]
+
+RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+WORKER = {"Fn::GetAtt": ["WorkerLambdaFunction", "Arn"]}
+
+
+def role_statements(template: Template) -> list[Template]:
+    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
+    statements: list[Template] = role["Policies"][0]["PolicyDocument"]["Statement"]
+    return statements
+
+
+@pytest.fixture
+def every_option(compile_project: Compile) -> Template:
+    return compile_project("ev-sqs-every-option")
+
+
+def test_every_option(every_option: Template) -> None:
+    mapping = every_option["Resources"]["WorkerEventSourceMappingSQSJobsQueue"]
+    assert mapping == {
+        "Type": "AWS::Lambda::EventSourceMapping",
+        "DependsOn": ["IamRoleLambdaExecution"],
+        "Properties": {
+            "BatchSize": 50,
+            "MaximumBatchingWindowInSeconds": 10,
+            "EventSourceArn": {"Fn::GetAtt": ["JobsQueue", "Arn"]},
+            "FunctionName": WORKER,
+            "Enabled": False,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": {"Filters": [{"Pattern": '{"body":{"kind":["resize"]}}'}]},
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+    }
+
+
+def test_the_short_form_takes_the_defaults(every_option: Template) -> None:
+    mapping = every_option["Resources"]["WorkerEventSourceMappingSQSJobsretries"]
+    assert mapping["Properties"] == {
+        "BatchSize": 10,
+        "EventSourceArn": "arn:aws:sqs:eu-west-1:123456789012:jobs-retries",
+        "FunctionName": WORKER,
+        "Enabled": True,
+    }
+
+
+def test_an_imported_queue_is_named_after_its_export(every_option: Template) -> None:
+    mapping = every_option["Resources"]["WorkerEventSourceMappingSQSSharedOrdersFifoArn"]
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::ImportValue": "shared-OrdersFifoArn"}
+
+
+def test_the_role_receives_from_every_queue(every_option: Template) -> None:
+    statements = [s for s in role_statements(every_option) if s["Action"] == RECEIVE]
+    assert [s["Resource"] for s in statements] == [
+        [{"Fn::GetAtt": ["JobsQueue", "Arn"]}],
+        ["arn:aws:sqs:eu-west-1:123456789012:jobs-retries"],
+        [{"Fn::ImportValue": "shared-OrdersFifoArn"}],
+    ]
+
+
+def test_two_events_on_one_queue_make_two_mappings(compile_project: Compile) -> None:
+    resources = compile_project("ev-sqs-two-on-one-queue")["Resources"]
+    first = resources["WorkerEventSourceMappingSQSJobs"]["Properties"]
+    second = resources["WorkerEventSourceMappingSQSJobsMapping2"]["Properties"]
+    assert (first["BatchSize"], first["FilterCriteria"]) == (
+        5,
+        {"Filters": [{"Pattern": '{"body":{"priority":["high"]}}'}]},
+    )
+    assert "MaximumBatchingWindowInSeconds" not in first
+    assert (second["BatchSize"], second["MaximumBatchingWindowInSeconds"]) == (100, 30)
+    assert second["FilterCriteria"] == {"Filters": [{"Pattern": '{"body":{"priority":["low"]}}'}]}
+
+
+def test_alias_targets(compile_project: Compile) -> None:
+    mapping = compile_project("ev-alias-targets")["Resources"]["HotEventSourceMappingSQSWarmjobs"]
+    assert mapping["DependsOn"] == ["IamRoleLambdaExecution", "HotProvConcLambdaAlias"]
+    assert mapping["Properties"]["FunctionName"] == {
+        "Fn::Join": [":", [{"Fn::GetAtt": ["HotLambdaFunction", "Arn"]}, "provisioned"]]
+    }
+
+
+def test_a_queue_url_is_refused_at_its_line(compile_project: Compile) -> None:
+    with pytest.raises(ConfigError) as caught:
+        compile_project("ev-sqs-ref-is-a-url")
+    (problem,) = caught.value.problems
+    assert str(problem).endswith(
+        "ev-sqs-ref-is-a-url/serverless.yml:9:14: functions.worker.events[0].sqs.arn: "
+        "!Ref JobsQueue is not an ARN; use !GetAtt JobsQueue.Arn"
+    )
+
+
+@pytest.mark.parametrize("project", ["ev-sqs-every-option", "ev-sqs-two-on-one-queue"])
+def test_templates_lint_clean(
+    compile_project: Compile, lint_errors: LintErrors, project: str
+) -> None:
+    assert lint_errors(compile_project(project), "eu-west-1") == []
