@@ -14,7 +14,8 @@ from cfnlint.api import ManualArgs, lint
 from basegear.compile import compile_service
 from basegear.config.service import LoadedService, load_service
 from basegear.config.variables import Options
-from basegear.package.artifact import Artifact, Artifacts
+from basegear.model import Layer
+from basegear.package.artifact import REQUIREMENTS_LAYER, Artifact, Artifacts, RequirementsLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = ROOT / "tests" / "fixtures" / "projects"
@@ -33,9 +34,16 @@ def artifacts_for(loaded: LoadedService, folder: Path) -> Artifacts:
     """One small real zip per function and layer."""
     folder.mkdir(parents=True, exist_ok=True)
     model = loaded.model
+    requirements = model.custom.python_requirements
+    requirements_layer = None
+    if requirements is not None and requirements.layer:
+        name = f"{model.service}-{model.stage}-python-requirements"
+        artifact = _zip(folder / f"layer-{REQUIREMENTS_LAYER}.zip", REQUIREMENTS_LAYER)
+        requirements_layer = RequirementsLayer(Layer(name=name), artifact)
     return Artifacts(
         functions={key: _zip(folder / f"{key}.zip", key) for key in model.functions},
         layers={key: _zip(folder / f"layer-{key}.zip", key) for key in model.layers},
+        requirements_layer=requirements_layer,
     )
 
 

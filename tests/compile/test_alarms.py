@@ -14,7 +14,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 NO_ACTIONS = {"OKActions": [], "AlarmActions": [], "InsufficientDataActions": []}
 
@@ -400,26 +399,3 @@ def test_stages_filter(compile_project: Compile) -> None:
 
 
 # --- every fixture: valid for cfn-lint ---------------------------------------------------------
-
-VALID = [
-    "alerts-defaults",
-    "alerts-name-templates",
-    "alerts-topics",
-    "alerts-function-alarms",
-    "alerts-pattern",
-    "alerts-without-config",
-]
-
-
-@pytest.mark.parametrize("project", VALID)
-def test_fixture_templates_pass_cfn_lint(
-    project: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []
-
-
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_stages_fixture_passes_cfn_lint(
-    stage: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project("alerts-stages", stage=stage), "eu-west-1") == []

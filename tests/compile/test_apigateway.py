@@ -15,26 +15,10 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 PROJECTS = Path(__file__).resolve().parents[1] / "fixtures" / "projects"
 API = {"Ref": "ApiGatewayRestApi"}
 ROOT = {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}
-# Every API fixture project that compiles, with its region; each must lint clean.
-COMPILING = {
-    "api-proxy": "eu-west-1",
-    "api-lambda-integration": "eu-west-1",
-    "api-cors": "eu-west-1",
-    "api-authorizers": "eu-west-1",
-    "api-rest-settings": "us-east-1",
-    "api-keys": "eu-west-1",
-    "api-usage-plans": "eu-west-1",
-    "api-existing-api": "eu-west-1",
-    "api-schemas": "eu-west-1",
-    "api-httpapi": "eu-west-1",
-    "api-stepfunctions": "eu-west-1",
-    "api-alias": "eu-west-1",
-}
 
 
 def resources_of(template: Template, kind: str) -> dict[str, Any]:
@@ -53,13 +37,6 @@ def deployment_of(template: Template) -> tuple[str, dict[str, Any]]:
 def endpoint(api: Any, stage: str) -> dict[str, Any]:
     parts = ["https://", api, ".execute-api.", {"Ref": "AWS::Region"}, "."]
     return {"Fn::Join": ["", [*parts, {"Ref": "AWS::URLSuffix"}, f"/{stage}"]]}
-
-
-@pytest.mark.parametrize("project", sorted(COMPILING))
-def test_fixture_templates_lint_clean(
-    project: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project(project), COMPILING[project]) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 
 PARTITION = {"Ref": "AWS::Partition"}
@@ -650,19 +649,3 @@ def test_mistakes_are_located(
         compile_project(project)
     (problem,) = caught.value.problems
     assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
-
-
-@pytest.mark.parametrize(
-    "project",
-    [
-        "ev-s3-new-buckets",
-        "ev-s3-existing-bucket",
-        "ev-s3-existing-bucket-deployment-role",
-        "ev-sns-topics",
-        "ev-sns-redrive-policies",
-    ],
-)
-def test_templates_lint_clean(
-    compile_project: Compile, lint_errors: LintErrors, project: str
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []

@@ -12,7 +12,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 WORKER = {"Fn::GetAtt": ["WorkerLambdaFunction", "Arn"]}
@@ -100,10 +99,3 @@ def test_a_queue_url_is_refused_at_its_line(compile_project: Compile) -> None:
         "ev-sqs-ref-is-a-url/serverless.yml:9:14: functions.worker.events[0].sqs.arn: "
         "!Ref JobsQueue is not an ARN; use !GetAtt JobsQueue.Arn"
     )
-
-
-@pytest.mark.parametrize("project", ["ev-sqs-every-option", "ev-sqs-two-on-one-queue"])
-def test_templates_lint_clean(
-    compile_project: Compile, lint_errors: LintErrors, project: str
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []

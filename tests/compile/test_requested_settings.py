@@ -15,17 +15,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
-
-COMPILING = (
-    "fn-version-function",
-    "fn-version-function-off",
-    "fn-typed-destinations",
-    "ev-s3-rule-functions",
-    "alerts-percentiles",
-    "sm-alarm-settings",
-    "sm-wait-seconds-ref",
-)
 
 
 def of_type(template: Template, kind: str) -> dict[str, Any]:
@@ -173,10 +162,3 @@ def test_wait_seconds_from_a_function(compile_project: Compile) -> None:
     assert '"Seconds": ${Seconds1},' in text
     substituted = json.loads(text.replace("${Seconds1}", "30"))
     assert substituted["States"]["Pause"]["Seconds"] == 30
-
-
-@pytest.mark.parametrize("project", COMPILING)
-def test_templates_lint_clean(
-    compile_project: Compile, lint_errors: LintErrors, project: str
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []

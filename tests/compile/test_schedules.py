@@ -13,7 +13,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 PARTITION = {"Ref": "AWS::Partition"}
 
@@ -303,12 +302,3 @@ def test_mistakes_are_located(
         compile_project(project)
     (problem,) = caught.value.problems
     assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
-
-
-@pytest.mark.parametrize(
-    "project", ["ev-schedule-rules", "ev-schedule-scheduler", "ev-eventbridge-rules"]
-)
-def test_templates_lint_clean(
-    compile_project: Compile, lint_errors: LintErrors, project: str
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []

@@ -20,7 +20,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 STATES_ROLE = {
     "Version": "2012-10-17",
@@ -501,37 +500,6 @@ def test_notifications_are_refused_not_dropped(compile_project: Compile) -> None
 
 
 # --- every fixture: valid for cfn-lint and deterministic ---------------------------------------
-
-VALID = [
-    "sm-minimal",
-    "sm-substitutions",
-    "sm-pseudo-only",
-    "sm-iam-lambda",
-    "sm-iam-services",
-    "sm-iam-statements",
-    "sm-role-given",
-    "sm-encryption",
-    "sm-logging",
-    "sm-alarms",
-    "sm-schedules",
-    "sm-event-rules",
-    "sm-activities",
-    "sm-exact-version",
-]
-
-
-@pytest.mark.parametrize("project", VALID)
-def test_fixture_templates_pass_cfn_lint(
-    project: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []
-
-
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_example_passes_cfn_lint(
-    stage: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project(EXAMPLE, stage=stage), "eu-west-1") == []
 
 
 def test_same_input_same_bytes(tmp_path: Path) -> None:

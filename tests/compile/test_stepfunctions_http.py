@@ -16,7 +16,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 API = {"Ref": "ApiGatewayRestApi"}
@@ -233,10 +232,6 @@ def test_example_api_key_and_usage_plan_per_stage(
     assert template["Outputs"]["ServiceEndpoint"]["Export"] == {
         "Name": f"sls-algorithms-{stage}-ServiceEndpoint"
     }
-
-
-def test_example_lints_clean(algorithms: tuple[str, Template], lint_errors: LintErrors) -> None:
-    assert lint_errors(algorithms[1], "eu-west-1") == []
 
 
 # ---------------------------------------------------------------------------------------------

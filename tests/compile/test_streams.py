@@ -14,7 +14,6 @@ from basegear.errors import ConfigError
 
 Template = dict[str, Any]
 Compile = Callable[..., Template]
-LintErrors = Callable[..., list[str]]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 
 ORDERS = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
@@ -306,26 +305,3 @@ def test_mistakes_are_located(
         compile_project(project)
     (problem,) = caught.value.problems
     assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
-
-
-@pytest.mark.parametrize(
-    "project",
-    [
-        "ev-stream-dynamodb-every-option",
-        "ev-stream-two-on-one-table",
-        "ev-stream-kinesis-consumers",
-        "ev-stream-own-role",
-        "ev-alias-targets",
-    ],
-)
-def test_templates_lint_clean(
-    compile_project: Compile, lint_errors: LintErrors, project: str
-) -> None:
-    assert lint_errors(compile_project(project), "eu-west-1") == []
-
-
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_the_example_lints_clean(
-    compile_project: Compile, lint_errors: LintErrors, stage: str
-) -> None:
-    assert lint_errors(compile_project(EXAMPLE, stage=stage), "eu-west-1") == []
