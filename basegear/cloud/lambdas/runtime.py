@@ -1,0 +1,556 @@
+"""The Lambda runtime: runs a function version's Python handler in a warm worker process with
+AWS semantics, and answers as the Invoke API does.
+
+One invocation, in order (Lambda developer guide, "Understanding the Lambda execution
+environment lifecycle" and "Lambda function scaling"):
+
+    check the request    runtime, payload size and JSON (errors before any code runs)
+    by invocation type   DryRun → 204; Event → queued, 202; RequestResponse → below
+    admit                reserved concurrency, else the account's unreserved pool → 429
+    pick an environment  a warm worker of this version, or a new one (init phase)
+    invoke               the handler, within the function's timeout; a crash or timeout
+                         ends the worker and answers with the AWS error shape
+    report               START/END/REPORT log lines, AWS/Lambda metrics
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from basegear.cloud.lambdas import telemetry
+from basegear.cloud.lambdas.environment import function_environment, zygote_environment
+from basegear.cloud.lambdas.pool import Worker, WorkerPool
+from basegear.cloud.lambdas.spec import (
+    ASYNC_PAYLOAD_LIMIT,
+    SYNC_PAYLOAD_LIMIT,
+    FunctionSpec,
+    InvalidRequestContentError,
+    InvalidRuntimeError,
+    InvocationType,
+    InvokeError,
+    InvokeResult,
+    RequestTooLargeError,
+    TooManyRequestsError,
+)
+from basegear.cloud.lambdas.worker import Invocation
+from basegear.cloud.lambdas.zygote import Zygote
+
+LOG = logging.getLogger(__name__)
+
+INIT_TIMEOUT = 10.0
+"""The init phase may take 10 s before Lambda gives up on it and retries it within the
+invocation's own timeout (Lambda developer guide, "Init phase")."""
+
+ACCOUNT_CONCURRENCY = 1000
+"""The default account quota of concurrent executions (Lambda developer guide, "Lambda
+quotas")."""
+
+# How Lambda names a runtime's end by signal (Go's names, as its logs print them).
+_SIGNALS = {
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGKILL: "killed",
+    signal.SIGABRT: "aborted",
+    signal.SIGTERM: "terminated",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "floating point exception",
+    signal.SIGILL: "illegal instruction",
+}
+
+
+class AsyncInvoker(Protocol):
+    """Where ``Event`` invocations go. The default runs each event once; the component that
+    owns async retries, maximum event age, destinations and dead-letter queues (Lambda
+    developer guide, "Asynchronous invocation") supplies its own, calling
+    ``LambdaRuntime.execute`` for each attempt."""
+
+    def submit(
+        self, spec: FunctionSpec, payload: bytes, *, qualifier: str | None, request_id: str
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+
+ResultHook = Callable[[FunctionSpec, bytes, "InvokeResult | InvokeError"], None]
+
+
+class BackgroundInvoker:
+    """Runs each event once on a small thread pool, then hands the outcome to ``on_result``."""
+
+    def __init__(
+        self, runtime: LambdaRuntime, *, threads: int = 4, on_result: ResultHook | None = None
+    ) -> None:
+        self._runtime = runtime
+        self._on_result = on_result
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="gear-event")
+
+    def submit(
+        self, spec: FunctionSpec, payload: bytes, *, qualifier: str | None, request_id: str
+    ) -> None:
+        self._executor.submit(self._run, spec, payload, qualifier, request_id)
+
+    def _run(self, spec: FunctionSpec, payload: bytes, qualifier: str | None, rid: str) -> None:
+        outcome: InvokeResult | InvokeError
+        try:
+            outcome = self._runtime.execute(spec, payload, qualifier=qualifier, request_id=rid)
+        except InvokeError as exc:
+            outcome = exc
+        except Exception:
+            LOG.exception("asynchronous invocation of %s failed", spec.name)
+            return
+        if self._on_result is not None:
+            self._on_result(spec, payload, outcome)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Run:
+    """What one execution produced, for the result and the report."""
+
+    request_id: str
+    lines: list[str] = field(default_factory=list)
+    init_ms: float | None = None
+    duration_ms: float = 0.0
+    status: str | None = None  # REPORT's Status: timeout / error
+    payload: bytes = b""
+    function_error: str | None = None
+    reusable: bool = True
+    max_memory_mb: int = 0
+
+
+class LambdaRuntime:
+    """Runs Python handlers in warm worker processes; thread-safe, one per local cloud."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str = "http://127.0.0.1:4566",
+        account_limit: int = ACCOUNT_CONCURRENCY,
+        log_sink: telemetry.LogSink | None = None,
+        metric_sink: telemetry.MetricSink | None = None,
+        async_invoker: Callable[[LambdaRuntime], AsyncInvoker] | None = None,
+        idle_timeout: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        preload: Sequence[str] = ("boto3",),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.account_limit = account_limit
+        self._log_sink = log_sink
+        self._metric_sink = metric_sink
+        self._idle_timeout = idle_timeout
+        self._clock = clock
+        self._preload = tuple(preload)
+        self._environ = dict(os.environ if environ is None else environ)
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[str, str, str, str], WorkerPool] = {}
+        self._running: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}
+        self._unreserved_running = 0
+        self._zygote: Zygote | None = None
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        self._async = (async_invoker or BackgroundInvoker)(self)
+        self._runtime_dir = os.path.dirname(os.path.abspath(__file__))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the pre-warmed parent now rather than on the first invocation."""
+        with self._lock:
+            if self._stop.is_set():
+                raise RuntimeError("the Lambda runtime is closed")
+            if self._zygote is not None:
+                return
+            zygote = Zygote(environment=zygote_environment(self._environ), preload=self._preload)
+            zygote.start()
+            self._zygote = zygote
+            self._reaper = threading.Thread(target=self._reap, name="gear-reaper", daemon=True)
+            self._reaper.start()
+
+    def close(self) -> None:
+        """Stop everything: queued events, every worker, the zygote."""
+        self._stop.set()
+        self._async.close()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+            zygote = self._zygote  # kept: invocations still running read exit statuses from it
+        for pool in pools:
+            pool.close()
+        if zygote is not None:
+            zygote.close()
+        if self._reaper is not None:
+            self._reaper.join(timeout=5)
+
+    def __enter__(self) -> LambdaRuntime:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def worker_pids(self, spec: FunctionSpec) -> list[int]:
+        """The live workers of a function version (tests, dashboard)."""
+        with self._lock:
+            pool = self._pools.get(_key(spec))
+        return pool.pids() if pool is not None else []
+
+    @property
+    def zygote_pid(self) -> int | None:
+        return self._zygote.pid if self._zygote is not None else None
+
+    # -- the Invoke API ----------------------------------------------------------------------
+
+    def invoke(
+        self,
+        spec: FunctionSpec,
+        payload: bytes = b"",
+        *,
+        invocation_type: InvocationType = "RequestResponse",
+        qualifier: str | None = None,
+        client_context: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        """Invoke as the Invoke API does. ``qualifier`` is the version or alias the caller
+        named (None: unqualified); ``client_context`` the decoded ClientContext JSON. Raises
+        ``InvokeError`` (429 throttles, 413, 400, 502) where AWS answers with an error."""
+        if not spec.runtime.startswith("python"):
+            raise InvalidRuntimeError(
+                f"BaseGear runs Python functions only; {spec.name} uses {spec.runtime}."
+            )
+        limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
+        if len(payload) > limit:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {limit} bytes for the {invocation_type} "
+                "invocation type"
+            )
+        if payload:
+            try:
+                json.loads(payload)
+            except ValueError as exc:
+                raise InvalidRequestContentError(
+                    f"Could not parse request body into json: {exc}"
+                ) from exc
+        request_id = request_id or str(uuid.uuid4())
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", request_id, spec.version)
+        if invocation_type == "Event":
+            self._async.submit(spec, payload, qualifier=qualifier, request_id=request_id)
+            return InvokeResult(202, b"", request_id, spec.version)
+        return self.execute(
+            spec, payload, qualifier=qualifier, client_context=client_context, request_id=request_id
+        )
+
+    def execute(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult:
+        """Run the handler once, now, on this thread (both invocation types end here)."""
+        request_id = request_id or str(uuid.uuid4())
+        running, total = self._admit(spec, qualifier)
+        try:
+            pool = self._pool_for(spec)
+            worker = pool.acquire()
+            run = _Run(request_id)
+            try:
+                self._execute(pool, worker, spec, payload, qualifier, client_context, run)
+            finally:
+                pool.release(worker, reusable=run.reusable)
+        finally:
+            self._leave(spec)
+        self._report(spec, qualifier, worker.log_stream, run, running, total)
+        log = "".join(line + "\n" for line in run.lines)
+        return InvokeResult(200, run.payload, request_id, spec.version, run.function_error, log)
+
+    # -- concurrency -------------------------------------------------------------------------
+
+    def _admit(self, spec: FunctionSpec, qualifier: str | None) -> tuple[int, int]:
+        """Reserved concurrency caps a function and is taken out of the account's pool; the
+        other functions share what is left (Lambda developer guide, "Configuring reserved
+        concurrency"). Reserved 0 throttles every invocation."""
+        name = spec.name
+        with self._lock:
+            if spec.reserved_concurrency is None:
+                self._reserved.pop(name, None)
+            else:
+                self._reserved[name] = spec.reserved_concurrency
+            running = self._running.get(name, 0)
+            reason = None
+            if spec.reserved_concurrency is not None:
+                if running >= spec.reserved_concurrency:
+                    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+            elif self._unreserved_running >= self.account_limit - sum(self._reserved.values()):
+                reason = "ConcurrentInvocationLimitExceeded"
+            if reason is None:
+                self._running[name] = running + 1
+                if spec.reserved_concurrency is None:
+                    self._unreserved_running += 1
+                total = sum(self._running.values())
+        if reason is not None:
+            self._emit(spec, telemetry.throttle_metrics(name, qualifier, self._clock()))
+            raise TooManyRequestsError(reason)
+        return running + 1, total
+
+    def _leave(self, spec: FunctionSpec) -> None:
+        with self._lock:
+            left = self._running[spec.name] - 1
+            if left:
+                self._running[spec.name] = left
+            else:
+                del self._running[spec.name]
+            if spec.name not in self._reserved:
+                self._unreserved_running -= 1
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def _pool_for(self, spec: FunctionSpec) -> WorkerPool:
+        self.start()
+        retired = None
+        with self._lock:
+            assert self._zygote is not None
+            pool = self._pools.get(_key(spec))
+            if pool is not None and pool.spec != spec:  # $LATEST's code or settings changed
+                retired, pool = pool, None
+            if pool is None:
+                pool = WorkerPool(
+                    spec,
+                    zygote=self._zygote,
+                    environment=self._environment,
+                    stream_name=lambda version: telemetry.log_stream_name(version, self._clock()),
+                )
+                self._pools[_key(spec)] = pool
+        if retired is not None:
+            retired.close(kill_busy=False)
+        if spec.watch and pool.stale():
+            LOG.info("code of %s changed on disk: recycling its workers", spec.name)
+            pool.recycle()
+        return pool
+
+    def _environment(self, spec: FunctionSpec, stream: str) -> dict[str, str]:
+        return function_environment(
+            spec,
+            base=self._environ,
+            log_stream=stream,
+            endpoint_url=self.endpoint_url,
+            runtime_dir=self._runtime_dir,
+        )
+
+    def _execute(
+        self,
+        pool: WorkerPool,
+        worker: Worker,
+        spec: FunctionSpec,
+        payload: bytes,
+        qualifier: str | None,
+        client_context: str | None,
+        run: _Run,
+    ) -> None:
+        if not worker.ready and not self._init(pool, worker, spec, run):
+            return
+        run.lines.append(telemetry.start_line(run.request_id, spec.version))
+        started = time.perf_counter()
+        arn = f"{spec.arn}:{qualifier}" if qualifier else spec.arn
+        call = Invocation(
+            run.request_id,
+            payload,
+            int((time.time() + spec.timeout) * 1000),
+            arn,
+            client_context,
+        )
+        message: tuple[object, ...] | None
+        try:
+            worker.conn.send(("invoke", call))
+            message = worker.receive(started + spec.timeout - time.perf_counter())
+        except (EOFError, OSError):
+            message = ()
+        run.duration_ms = (time.perf_counter() - started) * 1000
+        if message is None:
+            self._timed_out(worker, spec, run)
+        elif not message:
+            self._exited(worker, run)
+        else:
+            _, ok, body, files, max_rss = message
+            assert isinstance(body, bytes) and isinstance(max_rss, int)
+            run.lines.extend(_lines(worker.take_output()))
+            run.payload = body
+            worker.max_rss_kb = max_rss
+            if not ok:
+                run.function_error = "Unhandled"
+            if isinstance(files, list):
+                pool.watch(files)
+        run.max_memory_mb = run.max_memory_mb or worker.max_rss_kb // 1024
+        run.lines.append(telemetry.end_line(run.request_id))
+
+    def _init(self, pool: WorkerPool, worker: Worker, spec: FunctionSpec, run: _Run) -> bool:
+        """The init phase of a new environment: import the handler. False if it failed (the
+        invocation then answers with the init error)."""
+        run.lines.append(telemetry.init_start_line(spec.runtime))
+        started = time.perf_counter()
+        message: tuple[object, ...] | None
+        try:
+            message = worker.receive(INIT_TIMEOUT + spec.timeout)
+        except (EOFError, OSError):
+            message = ()
+        if message is None:
+            run.duration_ms = (time.perf_counter() - started) * 1000
+            self._timed_out(worker, spec, run)
+        elif not message:
+            self._exited(worker, run)
+        else:
+            _, init_ms, error, files = message
+            assert isinstance(init_ms, float) and isinstance(files, list)
+            run.init_ms = init_ms
+            run.lines.extend(_lines(worker.take_output()))
+            if error is None:
+                worker.ready = True
+                pool.watch(files)
+                return True
+            # An init error fails this invocation; the next one starts a new environment.
+            assert isinstance(error, dict)
+            error["requestId"] = run.request_id
+            run.payload = json.dumps(error).encode()
+            run.function_error = "Unhandled"
+            run.status = "error"
+            run.reusable = False
+        run.lines.append(telemetry.start_line(run.request_id, spec.version))
+        run.lines.append(telemetry.end_line(run.request_id))
+        return False
+
+    def _timed_out(self, worker: Worker, spec: FunctionSpec, run: _Run) -> None:
+        """Lambda stops the environment and answers Sandbox.Timedout, FunctionError Unhandled
+        (real AWS: "RequestId: <id> Error: Task timed out after 1.00 seconds")."""
+        run.max_memory_mb = _peak_memory_kb(worker.pid) // 1024
+        worker.kill()
+        run.lines.extend(_lines(worker.take_output()))
+        now = self._clock()
+        stamp = (
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        )
+        seconds = f"{spec.timeout:.2f}"
+        run.lines.append(f"{stamp} {run.request_id} Task timed out after {seconds} seconds")
+        message = f"RequestId: {run.request_id} Error: Task timed out after {seconds} seconds"
+        run.payload = _error_body(message, "Sandbox.Timedout")
+        run.function_error = "Unhandled"
+        run.status = "timeout"
+        run.reusable = False
+
+    def _exited(self, worker: Worker, run: _Run) -> None:
+        """The runtime process ended mid-invocation (os._exit, a signal, sys.exit):
+        Runtime.ExitError, "Runtime exited with error: signal: segmentation fault"."""
+        assert self._zygote is not None
+        status = self._zygote.wait_exit(worker.pid, 2.0)
+        run.lines.extend(_lines(worker.take_output()))
+        if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            reason = "Runtime exited without providing a reason"
+        elif os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            name = _SIGNALS.get(signal.Signals(number)) or (signal.strsignal(number) or "").lower()
+            reason = f"Runtime exited with error: signal: {name}"
+        else:
+            reason = f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
+        message = f"RequestId: {run.request_id} Error: {reason}"
+        run.lines.extend([message, "Runtime.ExitError"])
+        run.payload = _error_body(message, "Runtime.ExitError")
+        run.function_error = "Unhandled"
+        run.status = "error"
+        run.reusable = False
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def _report(
+        self,
+        spec: FunctionSpec,
+        qualifier: str | None,
+        stream: str,
+        run: _Run,
+        running: int,
+        total: int,
+    ) -> None:
+        now = self._clock()
+        report = telemetry.report_line(
+            run.request_id,
+            duration_ms=run.duration_ms,
+            memory_size=spec.memory_size,
+            max_memory_mb=run.max_memory_mb,
+            init_ms=run.init_ms,
+            status=run.status,
+        )
+        run.lines.append(report)
+        if self._log_sink is not None:
+            stamp = int(now * 1000)
+            events = tuple(telemetry.LogEvent(stamp, line) for line in run.lines)
+            try:
+                batch = telemetry.LogBatch(
+                    spec.log_group, stream, events, account=spec.account, region=spec.region
+                )
+                self._log_sink.write(batch)
+            except Exception:
+                LOG.exception("the log sink failed")
+        data = telemetry.invocation_metrics(
+            spec.name,
+            qualifier,
+            spec.version,
+            duration_ms=run.duration_ms,
+            error=run.function_error is not None,
+            now=now,
+        )
+        data += telemetry.concurrency_metrics(spec.name, running, total, now)
+        self._emit(spec, data)
+
+    def _emit(self, spec: FunctionSpec, data: list[telemetry.MetricDatum]) -> None:
+        if self._metric_sink is None:
+            return
+        try:
+            sink = self._metric_sink
+            sink.put(telemetry.NAMESPACE, data, account=spec.account, region=spec.region)
+        except Exception:
+            LOG.exception("the metric sink failed")
+
+    def _reap(self) -> None:
+        interval = min(30.0, max(0.05, self._idle_timeout / 2))
+        while not self._stop.wait(interval):
+            with self._lock:
+                pools = list(self._pools.values())
+            for pool in pools:
+                pool.reap(self._idle_timeout)
+
+
+def _lines(output: str) -> list[str]:
+    """Output split at newlines only: a carriage return stays inside its log event, as in the
+    Python runtime's multi-line error events."""
+    return output.removesuffix("\n").split("\n") if output else []
+
+
+def _peak_memory_kb(pid: int) -> int:
+    """The process's peak resident memory (Linux), for the REPORT line of a killed worker."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _key(spec: FunctionSpec) -> tuple[str, str, str, str]:
+    return (spec.account, spec.region, spec.name, spec.version)
+
+
+def _error_body(message: str, error_type: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
