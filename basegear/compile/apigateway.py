@@ -20,6 +20,7 @@ import re
 
 from basegear.compile import apikeys, cors, naming
 from basegear.compile.context import Context, Json
+from basegear.compile.event_support import invoke_permission
 from basegear.errors import ConfigPath
 
 REST_API = "ApiGatewayRestApi"
@@ -82,10 +83,8 @@ def _compile_rest_api(context: Context) -> None:
                 ("provider", "vpcEndpointIds"),
             )
         endpoint["VpcEndpointIds"] = provider.vpc_endpoint_ids
-    name = provider.api_name or (
-        f"{context.service.service}-{context.stage}"
-        if gateway.should_start_name_with_service
-        else f"{context.stage}-{context.service.service}"
+    name = provider.api_name or naming.api_name(
+        context.service.service, context.stage, service_first=gateway.should_start_name_with_service
     )
     properties: dict[str, Json] = {"Name": name, "EndpointConfiguration": endpoint}
     if gateway.binary_media_types:
@@ -237,6 +236,23 @@ def add_method(
     return logical_id
 
 
+def header_parameters(headers: dict[str, str] | None) -> dict[str, str]:
+    """Response headers and their values → ``method.response.header.<name>`` parameters."""
+    return {f"method.response.header.{name}": value for name, value in (headers or {}).items()}
+
+
+def method_response(code: str, parameters: dict[str, str]) -> dict[str, Json]:
+    """The method response an integration response maps to: API Gateway only returns headers a
+    method response declares (API Gateway developer guide, "Set up a method response")."""
+    return {
+        "StatusCode": code,
+        "ResponseParameters": {
+            name: True for name in parameters if name.startswith("method.response.header.")
+        },
+        "ResponseModels": {},
+    }
+
+
 def integration_timeout(context: Context, event_timeout: int | None) -> dict[str, Json]:
     """``TimeoutInMillis`` from the event, else ``provider.apiGateway.timeoutInMillis``."""
     timeout = event_timeout or context.service.provider.api_gateway.timeout_in_millis
@@ -255,6 +271,13 @@ def lambda_uri(function_arn: Json) -> Json:
     a Lambda integration": ``arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/
     <function ARN>/invocations``)."""
     return service_uri(":lambda:path/2015-03-31/functions/", function_arn, "/invocations")
+
+
+def execute_api_url(api: Json, *path: str) -> Json:
+    """``https://<api id>.execute-api.<region>.<url suffix><path>``: the URL an API (REST or
+    HTTP) is served at."""
+    region, suffix = {"Ref": "AWS::Region"}, {"Ref": "AWS::URLSuffix"}
+    return {"Fn::Join": ["", ["https://", api, ".execute-api.", region, ".", suffix, *path]]}
 
 
 def execute_api_arn(api: Json, suffix: str) -> Json:
@@ -294,12 +317,9 @@ def add_permission(
 ) -> str:
     """Let API Gateway invoke a function; one permission per logical ID, shared by events.
     ``depends_on`` is the alias ``function_arn`` names, if any."""
-    properties = {
-        "FunctionName": function_arn,
-        "Action": "lambda:InvokeFunction",
-        "Principal": "apigateway.amazonaws.com",
-        "SourceArn": execute_api_arn(api, "/*/*"),
-    }
+    properties = invoke_permission(
+        function_arn, "apigateway.amazonaws.com", execute_api_arn(api, "/*/*")
+    )
     existing = context.template.resources.get(logical_id)
     if existing is None:
         context.template.add(
@@ -336,18 +356,11 @@ def _compile_preflights(context: Context) -> None:
                 (*where, "cors"),
             )
         headers, template = cors.preflight(settings)
+        parameters = header_parameters(headers)
         properties = {
             "AuthorizationType": "NONE",
             "HttpMethod": "OPTIONS",
-            "MethodResponses": [
-                {
-                    "StatusCode": "200",
-                    "ResponseParameters": {
-                        f"method.response.header.{name}": True for name in headers
-                    },
-                    "ResponseModels": {},
-                }
-            ],
+            "MethodResponses": [method_response("200", parameters)],
             "RequestParameters": {},
             "Integration": {
                 "Type": "MOCK",
@@ -356,10 +369,7 @@ def _compile_preflights(context: Context) -> None:
                 "IntegrationResponses": [
                     {
                         "StatusCode": "200",
-                        "ResponseParameters": {
-                            f"method.response.header.{name}": value
-                            for name, value in headers.items()
-                        },
+                        "ResponseParameters": parameters,
                         "ResponseTemplates": {"application/json": template},
                     }
                 ],
@@ -385,22 +395,9 @@ def compile_api_deployment(context: Context) -> None:
     apikeys.compile_api_keys(context, apikeys.Stage(api, stage_name(context), deployment))
     context.template.output(
         "ServiceEndpoint",
-        {
-            "Fn::Join": [
-                "",
-                [
-                    "https://",
-                    api,
-                    ".execute-api.",
-                    {"Ref": "AWS::Region"},
-                    ".",
-                    {"Ref": "AWS::URLSuffix"},
-                    f"/{stage_name(context)}",
-                ],
-            ]
-        },
+        execute_api_url(api, f"/{stage_name(context)}"),
         description="URL of the service endpoint",
-        export=f"sls-{context.service.service}-{context.stage}-ServiceEndpoint",
+        export=naming.export_name(context.service.service, context.stage, "ServiceEndpoint"),
     )
 
 

@@ -115,15 +115,8 @@ def _plan_settings(context: Context, settings: Json, where: ConfigPath) -> dict[
             raise context.fail(
                 f"a usage plan has quota and throttle mappings, got {section!r}", (*where, section)
             )
-        converted = {}
-        for key, value in values.items():
-            if key not in keys:
-                raise context.fail(
-                    f"unknown {section} setting {key!r}; expected one of {', '.join(keys)}",
-                    (*where, section, key),
-                )
-            converted[keys[key]] = value
-        properties[section.capitalize()] = converted
+        context.refuse_unknown(values, keys, f"{section} setting", (*where, section))
+        properties[section.capitalize()] = {keys[key]: value for key, value in values.items()}
     return properties
 
 

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from basegear.compile import apigateway, functions, naming
 from basegear.compile.context import Context, Json
-from basegear.compile.streams import alias_dependency
 from basegear.errors import ConfigPath
 from basegear.model.events import Authorizer
 
@@ -65,7 +64,7 @@ def method_authorization(
                 where,
             )
         arn = functions.function_arn(context, name)
-        alias = alias_dependency(context, name)
+        alias = functions.alias_id(context, name)
     elif name is None:
         if not isinstance(arn, str):
             raise context.fail("an authorizer whose arn is computed needs a name", where)

@@ -4,6 +4,7 @@ already taken, so no family can silently overwrite another's resource."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,3 +107,14 @@ class Context:
         """A compile-time problem with a setting, located in serverless.yml (at the setting's
         key rather than its value when ``key``)."""
         return ConfigError.at(message, self.loaded.document.location(path, key=key), path)
+
+    def refuse_unknown(
+        self, given: Iterable[str], known: Collection[str], what: str, path: ConfigPath
+    ) -> None:
+        """A located error at the first of the ``given`` settings under ``path`` that is not
+        ``known``: ``unknown <what> 'x'; expected one of …``."""
+        for name in given:
+            if name not in known:
+                raise self.fail(
+                    f"unknown {what} {name!r}; expected one of {', '.join(known)}", (*path, name)
+                )

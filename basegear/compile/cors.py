@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from basegear.compile.context import Context, Json
+from basegear.compile.event_support import event_path
 from basegear.errors import ConfigPath
 
 # The Serverless Framework's default CORS headers (its api-gateway validate.js getCors).
@@ -66,12 +67,7 @@ def parse_cors(
     if cors is True:
         return Cors(methods=("OPTIONS", method))
     where = (*where, "cors")
-    for key in cors:
-        if key not in CORS_KEYS:
-            raise context.fail(
-                f"unknown cors setting {key!r}; expected one of {', '.join(CORS_KEYS)}",
-                (*where, key),
-            )
+    context.refuse_unknown(cors, CORS_KEYS, "cors setting", where)
     if "origin" in cors and "origins" in cors:
         raise context.fail("give origin or origins, not both", where)
     origins = _strings(context, cors.get("origins", cors.get("origin", "*")), (*where, "origin"))
@@ -113,7 +109,7 @@ def cors_events(context: Context) -> list[tuple[ConfigPath, str, str, CorsSettin
     for key, function in context.service.functions.items():
         for index, event in enumerate(function.events):
             if event.http is not None:
-                path: ConfigPath = ("functions", key, "events", index, "http")
+                path = event_path(key, index, "http")
                 events.append((path, event.http.path, event.http.method, event.http.cors))
     machines = context.service.step_functions
     for key, machine in (machines.state_machines if machines else {}).items():

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from basegear.compile.context import Context
-from basegear.compile.naming import DEPLOYMENT_BUCKET, DEPLOYMENT_BUCKET_POLICY
+from basegear.compile.naming import DEPLOYMENT_BUCKET, DEPLOYMENT_BUCKET_POLICY, export_name
 
 
 def compile_deployment_bucket(context: Context) -> None:
@@ -46,8 +46,6 @@ def compile_deployment_bucket(context: Context) -> None:
             },
         },
     )
-    template.output(
-        "ServerlessDeploymentBucketName",
-        {"Ref": DEPLOYMENT_BUCKET},
-        export=f"sls-{context.service.service}-{context.stage}-ServerlessDeploymentBucketName",
-    )
+    output = "ServerlessDeploymentBucketName"
+    export = export_name(context.service.service, context.stage, output)
+    template.output(output, {"Ref": DEPLOYMENT_BUCKET}, export=export)

@@ -8,6 +8,7 @@ from typing import Any
 
 from basegear.compile import http, httpapi, notifications, queues, schedules, streams
 from basegear.compile.context import Context
+from basegear.compile.event_support import event_path
 from basegear.model.events import Event
 
 # (context, function key, index of the event in the function's list, the event's settings)
@@ -34,7 +35,7 @@ def compile_events(context: Context) -> None:
                 raise context.fail(
                     f"BaseGear does not compile {kind} events yet; supported: "
                     + ", ".join(EVENT_COMPILERS),
-                    ("functions", key, "events", index, kind),
+                    event_path(key, index, kind),
                 )
             compiler(context, key, index, _settings(event, kind))
 

@@ -17,14 +17,20 @@ import re
 from basegear.compile.context import Context, Json
 from basegear.compile.deadletter import SEND_ACTIONS, dead_letter_target, target_kind
 from basegear.compile.layers import compile_layers, layer_keys
-from basegear.compile.naming import DEPLOYMENT_BUCKET, function_id, log_group_id, normalized
+from basegear.compile.naming import (
+    DEPLOYMENT_BUCKET,
+    export_name,
+    function_id,
+    log_group_id,
+    normalized,
+)
 from basegear.compile.role import compile_role, execution_role, uses_shared_role
 from basegear.config.suggest import did_you_mean
 from basegear.errors import ConfigPath
 from basegear.model import Function
 from basegear.model.functions import DESTINATION_TYPES, DestinationTarget
 
-__all__ = ["compile_functions", "compile_layers", "compile_role", "function_arn"]
+__all__ = ["alias_id", "compile_functions", "compile_layers", "compile_role", "function_arn"]
 
 LAMBDA_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
 VPC_KEYS = {
@@ -51,6 +57,16 @@ def alias_name(function: Function) -> str | None:
     if function.provisioned_concurrency:
         return "provisioned"
     return "snapstart" if function.snap_start else None
+
+
+def alias_id(context: Context, key: str) -> str | None:
+    """The logical ID of the function's alias, as the framework names it
+    (``<Fn>ProvConcLambdaAlias`` or ``<Fn>SnapStartLambdaAlias``): what events invoke, and so
+    wait for."""
+    alias = alias_name(context.service.functions[key])
+    if alias is None:
+        return None
+    return f"{normalized(key)}{'ProvConc' if alias == 'provisioned' else 'SnapStart'}LambdaAlias"
 
 
 def versioned(context: Context, key: str) -> bool:
@@ -328,7 +344,7 @@ def _version_hash(context: Context, key: str, properties: dict[str, Json]) -> st
 
 def _compile_alias(context: Context, key: str, version: str, name: str) -> None:
     function = context.service.functions[key]
-    logical_id = _alias_id(key, function)
+    logical_id = alias_id(context, key)
     assert logical_id is not None
     properties: dict[str, Json] = {
         "FunctionName": {"Ref": function_id(key)},
@@ -349,12 +365,6 @@ def _compile_alias(context: Context, key: str, version: str, name: str) -> None:
     context.template.add(logical_id, "AWS::Lambda::Alias", properties, Condition=function.condition)
 
 
-def _alias_id(key: str, function: Function) -> str | None:
-    if function.provisioned_concurrency:
-        return f"{normalized(key)}ProvConcLambdaAlias"
-    return f"{normalized(key)}SnapStartLambdaAlias" if function.snap_start else None
-
-
 def _compile_event_invoke_config(context: Context, key: str) -> None:
     """``<Fn>LambdaEvConf``: the destinations and retry limits of asynchronous invocations
     (CloudFormation, AWS::Lambda::EventInvokeConfig), on the alias when there is one."""
@@ -372,7 +382,7 @@ def _compile_event_invoke_config(context: Context, key: str) -> None:
     }
     config: dict[str, Json] = {}
     # After the aliases it names, its own and a destination function's, exist.
-    depends_on = [_alias_id(key, function)]
+    depends_on = [alias_id(context, key)]
     if destinations is not None:
         for field, name, target in (
             ("onSuccess", "OnSuccess", destinations.on_success),
@@ -382,7 +392,7 @@ def _compile_event_invoke_config(context: Context, key: str) -> None:
                 path: ConfigPath = ("functions", key, "destinations", field)
                 config[name] = {"Destination": _destination(context, key, target, path)}
                 if isinstance(target, str) and target in context.service.functions:
-                    depends_on.append(_alias_id(target, context.service.functions[target]))
+                    depends_on.append(alias_id(context, target))
     if config:
         properties["DestinationConfig"] = config
     if function.maximum_event_age is not None:
@@ -472,10 +482,9 @@ _KIND_NAMES = {
 
 
 def _output(context: Context, key: str, suffix: str, value: Json, description: str) -> None:
-    """``<Fn>LambdaFunction<suffix>``, exported as the Serverless Framework exports every output:
-    ``sls-<service>-<stage>-<name>``."""
+    """``<Fn>LambdaFunction<suffix>``, exported, and under the function's condition."""
     name = f"{function_id(key)}{suffix}"
-    export = f"sls-{context.service.service}-{context.stage}-{name}"
+    export = export_name(context.service.service, context.stage, name)
     context.template.output(name, value, description, export=export)
     condition = context.service.functions[key].condition
     if condition is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from basegear.compile import apigateway, authorizers, functions, naming
 from basegear.compile.context import Context, Json
 from basegear.compile.cors import Cors, parse_cors
-from basegear.compile.streams import alias_dependency
+from basegear.compile.event_support import event_path
 from basegear.errors import ConfigPath
 from basegear.model.events import Authorizer, HttpEvent, HttpRequest
 
@@ -94,14 +94,14 @@ FORM_REQUEST_TEMPLATE = FORM_BODY_MACRO + PAIRS_MACRO + _EVENT
 
 
 def compile_http(context: Context, key: str, index: int, event: HttpEvent) -> None:
-    where: ConfigPath = ("functions", key, "events", index, "http")
+    where = event_path(key, index, "http")
     kind = _integration_type(context, event, where)
     parts = apigateway.path_parts(context, event.path, where)
     method = apigateway.rest_method(event.method)
     api = apigateway.rest_api_id(context)
     # An alias (provisioned concurrency, SnapStart) is what API Gateway invokes, when there is one.
     function_arn = functions.function_arn(context, key)
-    alias = alias_dependency(context, key)
+    alias = functions.alias_id(context, key)
     permission = apigateway.add_permission(
         context, apigateway.permission_id(key), function_arn, api, where, depends_on=alias
     )
@@ -293,8 +293,10 @@ def _model(
         return logical_id
     method = apigateway.rest_method(event.method)
     logical_id = (
-        apigateway.method_id(parts, method) + "".join(map(_capitalized, _words(content_type)))
-    ) + "Model"
+        apigateway.method_id(parts, method)
+        + "".join(map(naming.upper_first, _words(content_type)))
+        + "Model"
+    )
     context.template.add(
         logical_id,
         "AWS::ApiGateway::Model",
@@ -333,13 +335,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", text)
 
 
-def _capitalized(word: str) -> str:
-    return word[:1].upper() + word[1:]
-
-
 def _camel_case(text: str) -> str:
     words = [word.lower() for word in _words(text)]
-    return words[0] + "".join(map(_capitalized, words[1:])) if words else ""
+    return words[0] + "".join(map(naming.upper_first, words[1:])) if words else ""
 
 
 def _lambda_request(
@@ -394,13 +392,7 @@ def _responses(
                 f"got {code!r}",
                 (*where, code),
             )
-        for name in settings:
-            if name not in STATUS_CODE_KEYS:
-                raise context.fail(
-                    f"unknown status code setting {name!r}; expected one of "
-                    f"{', '.join(STATUS_CODE_KEYS)}",
-                    (*where, code, name),
-                )
+        context.refuse_unknown(settings, STATUS_CODE_KEYS, "status code setting", (*where, code))
     defaults = [code for code, settings in codes.items() if not settings.get("pattern")]
     if len(defaults) > 1:
         raise context.fail(
@@ -413,7 +405,7 @@ def _responses(
         codes["200"] = {"pattern": ""}
     headers = {
         **(cors.response_parameters() if cors else {}),
-        **header_parameters(response.headers if response else None),
+        **apigateway.header_parameters(response.headers if response else None),
     }
     common_templates = (
         {"application/json": response.template} if response and response.template else {}
@@ -421,12 +413,8 @@ def _responses(
     built = []
     for code in sorted(codes, key=int):
         settings = codes[code]
-        template = settings.get("template")
-        templates = {
-            **common_templates,
-            **({"application/json": template} if isinstance(template, str) else template or {}),
-        }
-        parameters = {**headers, **header_parameters(settings.get("headers"))}
+        templates = {**common_templates, **response_templates(settings.get("template"))}
+        parameters = {**headers, **apigateway.header_parameters(settings.get("headers"))}
         built.append(
             (
                 {
@@ -435,26 +423,17 @@ def _responses(
                     "ResponseParameters": parameters,
                     "ResponseTemplates": templates,
                 },
-                method_response(str(code), parameters),
+                apigateway.method_response(str(code), parameters),
             )
         )
     return built
 
 
-def header_parameters(headers: dict[str, str] | None) -> dict[str, str]:
-    return {f"method.response.header.{name}": value for name, value in (headers or {}).items()}
-
-
-def method_response(code: str, parameters: dict[str, str]) -> dict[str, Json]:
-    """The method response an integration response maps to: API Gateway only returns headers a
-    method response declares (API Gateway developer guide, "Set up a method response")."""
-    return {
-        "StatusCode": code,
-        "ResponseParameters": {
-            name: True for name in parameters if name.startswith("method.response.header.")
-        },
-        "ResponseModels": {},
-    }
+def response_templates(template: str | dict[str, str] | None) -> dict[str, str]:
+    """A status code's ``template``: one for application/json, or one per content type."""
+    if isinstance(template, str):
+        return {"application/json": template}
+    return dict(template or {})
 
 
 def _claims(context: Context, authorizer: Authorizer | None, kind: str, where: ConfigPath) -> str:

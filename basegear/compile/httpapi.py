@@ -12,7 +12,7 @@ import re
 from basegear.compile import apigateway, functions, naming
 from basegear.compile.context import Context, Json
 from basegear.compile.cors import CORS_HEADERS
-from basegear.compile.streams import alias_dependency
+from basegear.compile.event_support import event_path, invoke_permission
 from basegear.errors import ConfigPath
 from basegear.model.events import HttpApiEvent
 
@@ -55,7 +55,7 @@ WHERE: ConfigPath = ("provider", "httpApi")
 
 
 def compile_http_api(context: Context, key: str, index: int, event: HttpApiEvent) -> None:
-    where: ConfigPath = ("functions", key, "events", index, "httpApi")
+    where = event_path(key, index, "httpApi")
     api = _api_id(context)
     route_key = _route_key(context, event, where)
     route_id = (
@@ -109,8 +109,8 @@ def _api_id(context: Context) -> Json:
 
 def _compile_api(context: Context, settings: dict[str, Json]) -> None:
     service, stage = context.service.service, context.stage
-    name = settings.get("name") or (
-        f"{service}-{stage}" if settings.get("shouldStartNameWithService") else f"{stage}-{service}"
+    name = settings.get("name") or naming.api_name(
+        service, stage, service_first=bool(settings.get("shouldStartNameWithService"))
     )
     properties: dict[str, Json] = {"Name": str(name), "ProtocolType": "HTTP"}
     if settings.get("disableDefaultEndpoint") is not None:
@@ -133,30 +133,17 @@ def _compile_api(context: Context, settings: dict[str, Json]) -> None:
     if tags:
         stage_properties["Tags"] = dict(tags)
     context.template.add(STAGE, "AWS::ApiGatewayV2::Stage", stage_properties)
-    export = f"sls-{service}-{stage}"
     context.template.output(
         "HttpApiId",
         {"Ref": HTTP_API},
         description="Id of the HTTP API",
-        export=f"{export}-HttpApiId",
+        export=naming.export_name(service, stage, "HttpApiId"),
     )
     context.template.output(
         "HttpApiUrl",
-        {
-            "Fn::Join": [
-                "",
-                [
-                    "https://",
-                    {"Ref": HTTP_API},
-                    ".execute-api.",
-                    {"Ref": "AWS::Region"},
-                    ".",
-                    {"Ref": "AWS::URLSuffix"},
-                ],
-            ]
-        },
+        apigateway.execute_api_url({"Ref": HTTP_API}),
         description="URL of the HTTP API",
-        export=f"{export}-HttpApiUrl",
+        export=naming.export_name(service, stage, "HttpApiUrl"),
     )
 
 
@@ -169,12 +156,7 @@ def _cors(context: Context, cors: Json) -> dict[str, Json] | None:
     settings = {} if cors is True else cors
     if not isinstance(settings, dict):
         raise context.fail("expected true or a mapping of CORS settings", where)
-    for name in settings:
-        if name not in CORS_SETTINGS:
-            raise context.fail(
-                f"unknown cors setting {name!r}; expected one of {', '.join(CORS_SETTINGS)}",
-                (*where, name),
-            )
+    context.refuse_unknown(settings, CORS_SETTINGS, "cors setting", where)
     configuration: dict[str, Json] = {
         "AllowHeaders": _list(settings.get("allowedHeaders", list(CORS_HEADERS))),
         "AllowMethods": _list(settings.get("allowedMethods", ["OPTIONS"])),
@@ -229,7 +211,7 @@ def _integration(context: Context, key: str, api: Json) -> str:
         return logical_id
     # An alias (provisioned concurrency, SnapStart) is what API Gateway invokes, when there is one.
     function_arn = functions.function_arn(context, key)
-    alias = alias_dependency(context, key)
+    alias = functions.alias_id(context, key)
     payload = str(_settings(context).get("payload", "2.0"))
     if payload not in ("1.0", "2.0"):
         raise context.fail(f"payload is '1.0' or '2.0', got {payload!r}", (*WHERE, "payload"))
@@ -299,13 +281,7 @@ def _authorizer(
     definition = definitions[name]
     if not isinstance(definition, dict):
         raise context.fail("expected a mapping of authorizer settings", where)
-    for setting in definition:
-        if setting not in AUTHORIZER_SETTINGS:
-            raise context.fail(
-                f"unknown authorizer setting {setting!r}; expected one of "
-                f"{', '.join(AUTHORIZER_SETTINGS)}",
-                (*where, setting),
-            )
+    context.refuse_unknown(definition, AUTHORIZER_SETTINGS, "authorizer setting", where)
     kind = str(definition.get("type", "jwt")).lower()
     logical_id = f"HttpApiAuthorizer{naming.normalized(name)}"
     if logical_id in context.template.resources:
@@ -360,7 +336,7 @@ def _request_authorizer(
     if definition.get("enableSimpleResponses") is not None:
         properties["EnableSimpleResponses"] = bool(definition["enableSimpleResponses"])
     if not definition.get("managedExternally"):
-        alias = alias_dependency(context, function_name) if function_name is not None else None
+        alias = functions.alias_id(context, function_name) if function_name is not None else None
         permission = (
             f"{naming.alphanumeric(naming.normalized(name))}LambdaAuthorizerPermissionHttpApi"
         )
@@ -373,14 +349,10 @@ def _add_permission(
 ) -> None:
     """Let the HTTP API invoke a function (Lambda developer guide, "Using Lambda with API
     Gateway"); ``alias`` is the alias ``function_arn`` names, if any."""
+    source_arn = apigateway.execute_api_arn(api, "/*")
     context.template.add(
         logical_id,
         "AWS::Lambda::Permission",
-        {
-            "FunctionName": function_arn,
-            "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": apigateway.execute_api_arn(api, "/*"),
-        },
+        invoke_permission(function_arn, "apigateway.amazonaws.com", source_arn),
         DependsOn=alias,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from basegear.compile.context import Context, Json
-from basegear.compile.naming import DEPLOYMENT_BUCKET, layer_id, normalized
+from basegear.compile.naming import DEPLOYMENT_BUCKET, export_name, layer_id, normalized
 from basegear.model import Layer
 from basegear.package.artifact import REQUIREMENTS_LAYER, Artifact
 
@@ -89,6 +89,5 @@ def _permission_id(key: str, account: str) -> str:
 
 
 def _output(context: Context, name: str, value: Json, description: str) -> None:
-    # Exported as the Serverless Framework exports every output: sls-<service>-<stage>-<name>.
-    export = f"sls-{context.service.service}-{context.stage}-{name}"
+    export = export_name(context.service.service, context.stage, name)
     context.template.output(name, value, description, export=export)

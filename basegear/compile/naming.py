@@ -43,3 +43,15 @@ def layer_id(key: str) -> str:
 
 def stack_name(service: str, stage: str, configured: str | None = None) -> str:
     return configured or f"{service}-{stage}"
+
+
+def export_name(service: str, stage: str, output: str) -> str:
+    """The name an output is exported under, as the Serverless Framework exports every output it
+    compiles: ``sls-<service>-<stage>-<output>``."""
+    return f"sls-{service}-{stage}-{output}"
+
+
+def api_name(service: str, stage: str, *, service_first: bool) -> str:
+    """A REST or HTTP API's default name: ``<stage>-<service>``, or ``<service>-<stage>`` with
+    ``shouldStartNameWithService``."""
+    return f"{service}-{stage}" if service_first else f"{stage}-{service}"

@@ -37,9 +37,10 @@ import hashlib
 import re
 
 from basegear.compile.context import Context, Json
-from basegear.compile.functions import function_arn
+from basegear.compile.event_support import event_path, invoke_permission
+from basegear.compile.functions import alias_id, function_arn
 from basegear.compile.naming import alphanumeric, function_id, normalized
-from basegear.compile.streams import alias_dependency, event_path
+from basegear.compile.role import lambda_assume_role_policy
 from basegear.errors import ConfigPath
 from basegear.model.events import S3Event, SnsEvent
 
@@ -190,7 +191,7 @@ def _new_bucket(context: Context, key: str, event: S3Event, path: ConfigPath) ->
         configurations = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
         _check_overlap(context, configurations, event, path)
         configurations.append(configuration)
-    for dependency in (permission_id, alias_dependency(context, key)):
+    for dependency in (permission_id, alias_id(context, key)):
         if dependency is not None and dependency not in bucket["DependsOn"]:
             bucket["DependsOn"].append(dependency)
 
@@ -317,17 +318,15 @@ def _existing_bucket(
 def _s3_permission(context: Context, key: str, logical_id: str, bucket: Json) -> None:
     """Lets S3 invoke the function for events of ``bucket`` in this account only."""
     arn_end = [f":s3:::{bucket}"] if isinstance(bucket, str) else [":s3:::", bucket]
+    source_arn = {"Fn::Join": ["", ["arn:", PARTITION, *arn_end]]}
     context.template.add(
         logical_id,
         "AWS::Lambda::Permission",
         {
-            "FunctionName": function_arn(context, key),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "s3.amazonaws.com",
-            "SourceArn": {"Fn::Join": ["", ["arn:", PARTITION, *arn_end]]},
+            **invoke_permission(function_arn(context, key), "s3.amazonaws.com", source_arn),
             "SourceAccount": {"Ref": "AWS::AccountId"},
         },
-        DependsOn=alias_dependency(context, key),
+        DependsOn=alias_id(context, key),
     )
 
 
@@ -388,16 +387,7 @@ def _custom_resources_role(context: Context, handler_name: str) -> None:
         CUSTOM_RESOURCES_ROLE,
         "AWS::IAM::Role",
         {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com"]},
-                        "Action": ["sts:AssumeRole"],
-                    }
-                ],
-            },
+            "AssumeRolePolicyDocument": lambda_assume_role_policy(),
             "Policies": [
                 {
                     "PolicyName": {
@@ -464,22 +454,13 @@ def compile_sns(context: Context, key: str, index: int, event: SnsEvent) -> None
         properties["RedrivePolicy"] = _redrive_policy(
             context, key, topic_name, topic_arn, event.redrive_policy, (*path, "redrivePolicy")
         )
-    context.template.add(
-        subscription_id,
-        "AWS::SNS::Subscription",
-        properties,
-        DependsOn=alias_dependency(context, key),
-    )
+    alias = alias_id(context, key)
+    context.template.add(subscription_id, "AWS::SNS::Subscription", properties, DependsOn=alias)
     context.template.add(
         f"{normalized(key)}LambdaPermission{alphanumeric(topic_name)}SNS",
         "AWS::Lambda::Permission",
-        {
-            "FunctionName": function_arn(context, key),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "sns.amazonaws.com",
-            "SourceArn": topic_arn,
-        },
-        DependsOn=alias_dependency(context, key),
+        invoke_permission(function_arn(context, key), "sns.amazonaws.com", topic_arn),
+        DependsOn=alias,
     )
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from basegear.compile.context import Context, Json
 from basegear.compile.deadletter import target_kind
-from basegear.compile.functions import function_arn
-from basegear.compile.naming import alphanumeric, normalized
-from basegear.compile.role import uses_shared_role
-from basegear.compile.streams import (
-    event_dependencies,
+from basegear.compile.event_support import (
     event_path,
     filter_criteria,
     intrinsic_name,
-    numbered_id,
+    mapping_dependencies,
+    mapping_id,
 )
+from basegear.compile.functions import function_arn
+from basegear.compile.naming import alphanumeric, normalized
+from basegear.compile.role import uses_shared_role
 from basegear.errors import ConfigPath
 from basegear.model.events import SqsEvent
 
@@ -36,7 +36,7 @@ def compile_sqs(context: Context, key: str, index: int, event: SqsEvent) -> None
         for position, other in enumerate(context.service.functions[key].events[:index])
         if other.sqs is not None
     ]
-    logical_id = numbered_id(context, base, earlier, path)
+    logical_id = mapping_id(context, base, earlier, path)
     properties: dict[str, Json] = {"BatchSize": event.batch_size}
     if event.maximum_batching_window is not None:
         properties["MaximumBatchingWindowInSeconds"] = event.maximum_batching_window
@@ -56,7 +56,7 @@ def compile_sqs(context: Context, key: str, index: int, event: SqsEvent) -> None
         logical_id,
         "AWS::Lambda::EventSourceMapping",
         properties,
-        DependsOn=event_dependencies(context, key) or None,
+        DependsOn=mapping_dependencies(context, key) or None,
     )
 
 

@@ -63,6 +63,33 @@ def execution_role(service: Service, key: str) -> Json:
     return role
 
 
+def role_logical_id(service: Service, key: str) -> str | None:
+    """The logical ID of the role ``key`` runs with, when this template holds it."""
+    role = custom_role(service, key)
+    if role is None:
+        return LAMBDA_ROLE
+    if isinstance(role, str):
+        return None if ":" in role else role
+    attribute = role.get("Fn::GetAtt") if isinstance(role, dict) else None
+    if isinstance(attribute, list) and len(attribute) == 2 and attribute[1] == "Arn":
+        return str(attribute[0])
+    return None
+
+
+def lambda_assume_role_policy() -> dict[str, Json]:
+    """The trust policy of a role Lambda functions run with."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com"]},
+                "Action": ["sts:AssumeRole"],
+            }
+        ],
+    }
+
+
 def creates_role(service: Service) -> bool:
     if not isinstance(service.provider.iam.role, IamRole) or service.provider.role is not None:
         return False
@@ -80,16 +107,7 @@ def compile_role(context: Context) -> None:
         *context.role_statements,
     ]
     properties: dict[str, Json] = {
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["lambda.amazonaws.com"]},
-                    "Action": ["sts:AssumeRole"],
-                }
-            ],
-        },
+        "AssumeRolePolicyDocument": lambda_assume_role_policy(),
         "Policies": [
             {
                 "PolicyName": {"Fn::Join": ["-", [service.service, context.stage, "lambda"]]},

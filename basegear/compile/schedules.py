@@ -24,9 +24,9 @@ import hashlib
 import json
 
 from basegear.compile.context import Context, Json
-from basegear.compile.functions import function_arn
+from basegear.compile.event_support import compact_json, event_path, invoke_permission
+from basegear.compile.functions import alias_id, function_arn
 from basegear.compile.naming import alphanumeric, function_id, normalized
-from basegear.compile.streams import alias_dependency, compact_json, event_path
 from basegear.errors import ConfigPath
 from basegear.model.events import EventBridgeEvent, ScheduleEvent
 
@@ -85,19 +85,15 @@ def _events_rule(
     if event.description is not None:
         properties["Description"] = event.description
     properties["Targets"] = [target]
-    context.template.add(
-        rule_id, "AWS::Events::Rule", properties, DependsOn=alias_dependency(context, key)
-    )
+    alias = alias_id(context, key)
+    context.template.add(rule_id, "AWS::Events::Rule", properties, DependsOn=alias)
     context.template.add(
         f"{normalized(key)}LambdaPermissionEventsRuleSchedule{number}",
         "AWS::Lambda::Permission",
-        {
-            "FunctionName": function_arn(context, key),
-            "Action": "lambda:InvokeFunction",
-            "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-        },
-        DependsOn=alias_dependency(context, key),
+        invoke_permission(
+            function_arn(context, key), "events.amazonaws.com", {"Fn::GetAtt": [rule_id, "Arn"]}
+        ),
+        DependsOn=alias,
     )
 
 
@@ -145,7 +141,7 @@ def _scheduler_schedule(
         f"{normalized(key)}SchedulerSchedule{number}",
         "AWS::Scheduler::Schedule",
         properties,
-        DependsOn=alias_dependency(context, key),
+        DependsOn=alias_id(context, key),
     )
 
 
@@ -243,9 +239,8 @@ def compile_event_bridge(context: Context, key: str, index: int, event: EventBri
     for name, value in optional:
         if value is not None:
             properties[name] = value
-    dependencies = [
-        dependency for dependency in (bus_id, alias_dependency(context, key)) if dependency
-    ]
+    alias = alias_id(context, key)
+    dependencies = [dependency for dependency in (bus_id, alias) if dependency]
     context.template.add(
         f"{alphanumeric(generated)}EventBridgeRule",
         "AWS::Events::Rule",
@@ -276,7 +271,7 @@ def compile_event_bridge(context: Context, key: str, index: int, event: EventBri
             "Principal": "events.amazonaws.com",
             "SourceArn": source_arn,
         },
-        DependsOn=alias_dependency(context, key),
+        DependsOn=alias,
     )
 
 

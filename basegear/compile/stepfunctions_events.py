@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from basegear.compile.context import Context, Json
+from basegear.compile.event_support import compact_json
 from basegear.compile.naming import normalized
 from basegear.compile.stepfunctions_role import start_execution_role
 from basegear.errors import ConfigPath
@@ -58,11 +59,8 @@ def compile_schedules(
                 principals.append(principal)
         for expression in schedule.rate:
             number += 1
-            target = {"Arn": {"Ref": machine_id}, "RoleArn": role_arn}
-            if scheduler:
-                _scheduler_schedule(context, key, schedule, expression, number, target, here)
-            else:
-                _schedule_rule(context, key, schedule, expression, number, target, here)
+            start = {"Arn": {"Ref": machine_id}, "RoleArn": role_arn}
+            _compile_schedule(context, key, schedule, expression, number, start, here)
     if principals:
         policy = f"{context.stage}-{context.region}-{context.service.service}-{key}-schedule"
         start_execution_role(context, role_id, principals, policy, machine_id)
@@ -94,7 +92,7 @@ def _check_schedule(
         )
 
 
-def _schedule_rule(
+def _compile_schedule(
     context: Context,
     key: str,
     schedule: ScheduleEvent,
@@ -103,14 +101,29 @@ def _schedule_rule(
     start: dict[str, Json],
     path: ConfigPath,
 ) -> None:
+    """One rate expression: an EventBridge rule, or with ``method: scheduler`` an EventBridge
+    Scheduler schedule, whose target is ``start`` (the machine's Arn and the RoleArn that
+    starts it)."""
+    scheduler = schedule.method == "scheduler"
     properties: dict[str, Json] = {
         "ScheduleExpression": expression,
         "State": "ENABLED" if schedule.enabled else "DISABLED",
     }
+    if scheduler:
+        # OFF: the schedule fires at its time, not within a window (Scheduler User Guide,
+        # "Configuring flexible time windows").
+        properties["FlexibleTimeWindow"] = {"Mode": "OFF"}
+        if schedule.timezone is not None:
+            properties["ScheduleExpressionTimezone"] = schedule.timezone
     if schedule.name is not None:
         properties["Name"] = schedule.name
     if schedule.description is not None:
         properties["Description"] = schedule.description
+    if scheduler:
+        properties["Target"] = {**start, **_input(context, schedule.input, None, None, path)}
+        logical_id = f"{normalized(key)}StepFunctionsSchedulerSchedule{number}"
+        context.template.add(logical_id, "AWS::Scheduler::Schedule", properties)
+        return
     target: dict[str, Json] = {"Arn": start["Arn"], "Id": f"{key}StepFunctionsSchedule"}
     target.update(
         _input(context, schedule.input, schedule.input_path, schedule.input_transformer, path)
@@ -119,33 +132,6 @@ def _schedule_rule(
     properties["Targets"] = [target]
     logical_id = f"{normalized(key)}StepFunctionsEventsRuleSchedule{number}"
     context.template.add(logical_id, "AWS::Events::Rule", properties)
-
-
-def _scheduler_schedule(
-    context: Context,
-    key: str,
-    schedule: ScheduleEvent,
-    expression: str,
-    number: int,
-    start: dict[str, Json],
-    path: ConfigPath,
-) -> None:
-    properties: dict[str, Json] = {
-        "ScheduleExpression": expression,
-        "State": "ENABLED" if schedule.enabled else "DISABLED",
-        # OFF: the schedule fires at its time, not within a window (Scheduler User Guide,
-        # "Configuring flexible time windows").
-        "FlexibleTimeWindow": {"Mode": "OFF"},
-    }
-    if schedule.timezone is not None:
-        properties["ScheduleExpressionTimezone"] = schedule.timezone
-    if schedule.name is not None:
-        properties["Name"] = schedule.name
-    if schedule.description is not None:
-        properties["Description"] = schedule.description
-    properties["Target"] = {**start, **_input(context, schedule.input, None, None, path)}
-    logical_id = f"{normalized(key)}StepFunctionsSchedulerSchedule{number}"
-    context.template.add(logical_id, "AWS::Scheduler::Schedule", properties)
 
 
 def compile_event_rules(
@@ -173,11 +159,7 @@ def compile_event_rules(
 def _check_rule(context: Context, rule: Json, path: ConfigPath) -> None:
     if not isinstance(rule, dict):
         raise context.fail("expected a mapping with an event pattern under 'event'", path)
-    for name in rule:
-        if name not in RULE_KEYS:
-            raise context.fail(
-                f"unknown key {name!r}; expected one of {', '.join(RULE_KEYS)}", (*path, name)
-            )
+    context.refuse_unknown(rule, RULE_KEYS, "key", path)
     if not isinstance(rule.get("event"), dict):
         raise context.fail("expected the event pattern (a mapping) under 'event'", path)
     given = [name for name in ("input", "inputPath", "inputTransformer") if name in rule]
@@ -242,7 +224,7 @@ def _input(
                     (*path, "input"),
                 ) from None
             return {"Input": value}
-        return {"Input": value if is_intrinsic(value) else _compact(value)}
+        return {"Input": value if is_intrinsic(value) else compact_json(value)}
     if input_path is not None:
         return {"InputPath": input_path}
     if transformer is None:
@@ -260,7 +242,3 @@ def _input(
         result["InputPathsMap"] = transformer["inputPathsMap"]
     result["InputTemplate"] = transformer["inputTemplate"]
     return {"InputTransformer": result}
-
-
-def _compact(value: Json) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -26,7 +26,6 @@ from basegear.model.stepfunctions import StepFunctionHttpEvent
 
 ROLE = "ApigatewayToStepFunctionsRole"
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
-STATUS_CODE_KEYS = ("pattern", "template", "headers")
 STATUS_CODE = re.compile(r"[1-5][0-9]{2}")
 # Actions that act on an execution rather than on the state machine (Step Functions API
 # reference, "Actions": DescribeExecution and StopExecution take an executionArn).
@@ -252,8 +251,8 @@ def _responses(
     ``response.statusCodes`` together, else the plugin's default pair: 200 (the default, with
     ``response.headers`` and ``response.template``) and 400 (selected by status 400)."""
     response = event.response
-    headers = http.header_parameters(response.headers if response else None)
-    templates = _templates(response.template if response else None)
+    headers = apigateway.header_parameters(response.headers if response else None)
+    templates = http.response_templates(response.template if response else None)
     status_codes = (response.status_codes if response else None) or {}
     if event.responses and (headers or templates) and not status_codes:
         raise context.fail(
@@ -298,7 +297,7 @@ def _responses(
             "ResponseParameters": parameters,
             "ResponseTemplates": dict(entry.templates),
         }
-        built.append((integration_response, http.method_response(code, parameters)))
+        built.append((integration_response, apigateway.method_response(code, parameters)))
     return built
 
 
@@ -313,25 +312,13 @@ def _status_code(
     """One ``response.statusCodes`` entry, in the Serverless Framework's form: ``pattern`` (no
     pattern: the default), ``template`` and ``headers`` over ``response.template`` and
     ``response.headers``."""
-    for name in settings:
-        if name not in STATUS_CODE_KEYS:
-            raise context.fail(
-                f"unknown status code setting {name!r}; expected one of "
-                f"{', '.join(STATUS_CODE_KEYS)}",
-                (*path, name),
-            )
+    context.refuse_unknown(settings, http.STATUS_CODE_KEYS, "status code setting", path)
     pattern = settings.get("pattern") or ""
     if not isinstance(pattern, str):
         raise context.fail(f"a pattern is a regular expression, got {pattern!r}", path)
     return _Response(
         str(code),
         pattern,
-        {**headers, **http.header_parameters(settings.get("headers"))},
-        {**templates, **_templates(settings.get("template"))},
+        {**headers, **apigateway.header_parameters(settings.get("headers"))},
+        {**templates, **http.response_templates(settings.get("template"))},
     )
-
-
-def _templates(template: str | dict[str, str] | None) -> dict[str, str]:
-    if isinstance(template, str):
-        return {"application/json": template}
-    return dict(template or {})

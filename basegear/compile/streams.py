@@ -8,20 +8,22 @@ event: the first keeps v3's ID and the n-th on the same stream (n ≥ 2) gets ``
 appended — ``ProcessEventSourceMappingDynamodbOrdersMapping2``. The number counts events on that
 stream only, so adding or removing other events never renames a mapping (a renamed mapping is a
 new one, which starts reading the stream again from its starting position).
-
-The helpers at the end (``event_path``, ``numbered_id``, ``event_dependencies``,
-``alias_dependency``) are shared by every event family.
 """
 
 from __future__ import annotations
 
-import json
-
 from basegear.compile.context import Context, Json
 from basegear.compile.deadletter import target_kind
-from basegear.compile.functions import alias_name, function_arn
-from basegear.compile.naming import LAMBDA_ROLE, alphanumeric, normalized, upper_first
-from basegear.compile.role import custom_role, uses_shared_role
+from basegear.compile.event_support import (
+    event_path,
+    filter_criteria,
+    intrinsic_name,
+    mapping_dependencies,
+    mapping_id,
+)
+from basegear.compile.functions import function_arn
+from basegear.compile.naming import alphanumeric, normalized, upper_first
+from basegear.compile.role import uses_shared_role
 from basegear.errors import ConfigPath
 from basegear.model.events import StreamEvent
 
@@ -63,10 +65,10 @@ def compile_stream(context: Context, key: str, index: int, event: StreamEvent) -
         _base_id(context, key, position, other)
         for position, other in _earlier_streams(context, key, index)
     ]
-    logical_id = numbered_id(context, base, earlier, path)
+    logical_id = mapping_id(context, base, earlier, path)
     ordinal = earlier.count(base) + 1
 
-    dependencies = event_dependencies(context, key)
+    dependencies = mapping_dependencies(context, key)
     source: Json = event.arn
     if event.consumer and kind != "kinesis":
         raise context.fail(
@@ -170,17 +172,6 @@ def _destination(context: Context, key: str, event: StreamEvent, path: ConfigPat
     return {"OnFailure": {"Destination": destination.arn}}
 
 
-def filter_criteria(patterns: list[dict[str, Json]]) -> dict[str, Json]:
-    """``filterPatterns`` → FilterCriteria: each pattern a JSON string, written compactly as the
-    Serverless Framework writes it (Lambda developer guide, "Control which events Lambda sends
-    to your function")."""
-    return {"Filters": [{"Pattern": compact_json(pattern)} for pattern in patterns]}
-
-
-def compact_json(value: Json) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def _consumer(context: Context, key: str, name: str, stream: Json, ordinal: int) -> str:
     """An enhanced fan-out consumer for this event (AWS::Kinesis::StreamConsumer), named as the
     Serverless Framework names it; a second consumer of one function on one stream gets its
@@ -218,27 +209,6 @@ def stream_name(context: Context, arn: Json, path: ConfigPath) -> str:
     )
 
 
-def intrinsic_name(value: Json) -> str | None:
-    """The name an intrinsic function points at: ``Fn::GetAtt [X, …]`` → X, ``Ref X`` → X,
-    ``Fn::ImportValue X`` → X, ``Fn::Join`` → its last part, ``Fn::Sub`` → its template."""
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    ((function, argument),) = value.items()
-    if function == "Fn::GetAtt":
-        return str(argument[0] if isinstance(argument, list) else argument).split(".")[0]
-    if function == "Ref" and isinstance(argument, str):
-        return argument
-    if function == "Fn::ImportValue":
-        return argument if isinstance(argument, str) else intrinsic_name(argument)
-    if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
-        last = argument[1][-1] if isinstance(argument[1], list) and argument[1] else None
-        return last if isinstance(last, str) else None
-    if function == "Fn::Sub":
-        template = argument[0] if isinstance(argument, list) else argument
-        return template if isinstance(template, str) else None
-    return None
-
-
 def _base_id(context: Context, key: str, index: int, event: StreamEvent) -> str:
     name = stream_name(context, event.arn, (*event_path(key, index, "stream"), "arn"))
     return f"{normalized(key)}EventSourceMapping{upper_first(str(event.type))}{alphanumeric(name)}"
@@ -247,58 +217,3 @@ def _base_id(context: Context, key: str, index: int, event: StreamEvent) -> str:
 def _earlier_streams(context: Context, key: str, index: int) -> list[tuple[int, StreamEvent]]:
     events = context.service.functions[key].events[:index]
     return [(position, e.stream) for position, e in enumerate(events) if e.stream is not None]
-
-
-# Shared by every event family.
-
-
-def event_path(key: str, index: int, kind: str) -> ConfigPath:
-    return ("functions", key, "events", index, kind)
-
-
-def numbered_id(context: Context, base: str, earlier: list[str], path: ConfigPath) -> str:
-    """``base`` for the first event that compiles to it; ``<base>Mapping<n>`` for the n-th.
-    A name taken by another resource is a located error rather than an overwrite."""
-    count = earlier.count(base)
-    logical_id = base if count == 0 else f"{base}Mapping{count + 1}"
-    if logical_id in context.template.resources:
-        raise context.fail(
-            f"this event compiles to the logical ID {logical_id}, which another resource "
-            "already has",
-            path,
-        )
-    return logical_id
-
-
-def event_dependencies(context: Context, key: str) -> list[str]:
-    """What a mapping waits for: the role that lets Lambda read the source (a mapping created
-    before its permissions fails its first poll), and the alias it invokes."""
-    dependencies = []
-    role = _role_id(context, key)
-    if role is not None:
-        dependencies.append(role)
-    alias = alias_dependency(context, key)
-    if alias is not None:
-        dependencies.append(alias)
-    return dependencies
-
-
-def alias_dependency(context: Context, key: str) -> str | None:
-    """The logical ID of the alias events invoke, as the framework names it."""
-    alias = alias_name(context.service.functions[key])
-    if alias is None:
-        return None
-    return f"{normalized(key)}{'ProvConc' if alias == 'provisioned' else 'SnapStart'}LambdaAlias"
-
-
-def _role_id(context: Context, key: str) -> str | None:
-    """The logical ID of the function's role when this template holds it."""
-    role = custom_role(context.service, key)
-    if role is None:
-        return LAMBDA_ROLE
-    if isinstance(role, str):
-        return None if ":" in role else role
-    attribute = role.get("Fn::GetAtt") if isinstance(role, dict) else None
-    if isinstance(attribute, list) and len(attribute) == 2 and attribute[1] == "Arn":
-        return str(attribute[0])
-    return None

@@ -4,16 +4,10 @@ resource by resource."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import EXAMPLE
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import EXAMPLE, Compile, OnlyProblem, Template, resources_of_type
 
 NO_ACTIONS = {"OKActions": [], "AlarmActions": [], "InsufficientDataActions": []}
 
@@ -46,18 +40,7 @@ def default(function_id: str, metric: str, threshold: int, statistic: str, **cha
 
 
 def alarms_of(template: Template) -> dict[str, Any]:
-    return {
-        logical_id: resource
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::CloudWatch::Alarm"
-    }
-
-
-def failure(compile_project: Compile, project: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    assert len(caught.value.problems) == 1
-    return caught.value
+    return resources_of_type(template, "AWS::CloudWatch::Alarm")
 
 
 # --- the algorithms example ---------------------------------------------------------------
@@ -70,21 +53,20 @@ FUNCTIONS = {
 }
 
 
-@pytest.mark.parametrize(("stage", "errors_threshold"), [("dev", 1), ("prod", 5)])
+@pytest.mark.parametrize(("example_stage", "errors_threshold"), [("dev", 1), ("prod", 5)])
 def test_example_function_alarms(
-    stage: str, errors_threshold: int, compile_project: Compile
+    example: Template, example_stage: str, errors_threshold: int
 ) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    resources = template["Resources"]
+    resources = example["Resources"]
     topic = [{"Ref": "AwsAlertsAlarm"}]
     assert resources["AwsAlertsAlarm"] == {
         "Type": "AWS::SNS::Topic",
-        "Properties": {"TopicName": f"algorithms-{stage}-alerts", "Subscription": []},
+        "Properties": {"TopicName": f"algorithms-{example_stage}-alerts", "Subscription": []},
     }
     for function_id, key in FUNCTIONS.items():
         prefix = function_id.removesuffix("LambdaFunction")
         # $[functionName] is the deployed name, algorithms-<stage>-<key>.
-        name = f"algorithms-{stage}-{key}"
+        name = f"algorithms-{example_stage}-{key}"
         actions = {"AlarmActions": topic}
         assert resources[f"{prefix}FunctionErrorsAlarm"] == default(
             function_id,
@@ -117,9 +99,8 @@ def test_example_function_alarms(
         )
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_example_custom_duration_alarms(stage: str, compile_project: Compile) -> None:
-    resources = compile_project(EXAMPLE, stage=stage)["Resources"]
+def test_example_custom_duration_alarms(example: Template, example_stage: str) -> None:
+    resources = example["Resources"]
     thresholds = {"ObjectsDashprocessor": 20000, "StreamDashprocessor": 90000}
     keys = {"ObjectsDashprocessor": "objects-processor", "StreamDashprocessor": "stream-processor"}
     for prefix, threshold in thresholds.items():
@@ -127,7 +108,7 @@ def test_example_custom_duration_alarms(stage: str, compile_project: Compile) ->
         assert resources[f"{prefix}DurationAlarmAlarm"] == lambda_alarm(
             f"{prefix}LambdaFunction",
             AlarmDescription="Slowest invocation in the last minute reached the threshold",
-            AlarmName=f"algorithms-{stage}-{keys[prefix]}-MaxDuration-Alarm",
+            AlarmName=f"algorithms-{example_stage}-{keys[prefix]}-MaxDuration-Alarm",
             MetricName="Duration",
             Threshold=threshold,
             DatapointsToAlarm=1,
@@ -319,15 +300,15 @@ def test_name_templates_use_the_deployed_function_name(compile_project: Compile)
     }
 
 
-def test_unknown_placeholder_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "alerts-bad-placeholder").problems[0]
+def test_unknown_placeholder_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("alerts-bad-placeholder")
     assert problem.path == ("custom", "alerts", "alarms", 0)
     assert "$[stage]" in problem.message
     assert problem.location is not None and problem.location.line == 21
 
 
-def test_missing_setting_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "alerts-missing-setting").problems[0]
+def test_missing_setting_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("alerts-missing-setting")
     assert problem.path == ("functions", "worker", "alarms", 0)
     assert problem.message.startswith("alarm 'backlog' needs threshold")
 
@@ -379,8 +360,8 @@ def test_topics(compile_project: Compile) -> None:
     assert critical["InsufficientDataActions"] == [imported]
 
 
-def test_unknown_topic_group_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "alerts-unknown-group").problems[0]
+def test_unknown_topic_group_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("alerts-unknown-group")
     assert problem.path == ("custom", "alerts", "alarms", 0)
     assert "alarmActions to topic group 'critical'" in problem.message
 

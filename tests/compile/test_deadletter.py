@@ -4,26 +4,15 @@ function's DeadLetterConfig and granted to the execution role."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import Compile, OnlyProblem, Template, role_statements
 
 
 @pytest.fixture
 def letters(compile_project: Compile) -> Template:
     return compile_project("fn-dead-letters")
-
-
-def statements(template: Template) -> list[dict[str, Any]]:
-    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
-    result: list[dict[str, Any]] = role["Policies"][0]["PolicyDocument"]["Statement"]
-    return result
 
 
 def target(template: Template, prefix: str) -> Any:
@@ -52,7 +41,7 @@ def test_dead_letter_queue_is_wired_and_granted(letters: Template) -> None:
     arn = {"Fn::GetAtt": ["QueueDashdlqDeadLetterQueue", "Arn"]}
     assert target(letters, "QueueDashdlq") == arn
     grant = {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn]}
-    assert grant in statements(letters)
+    assert grant in role_statements(letters)
     # The plugin's queue policy open to every principal is not needed: Lambda uses the role.
     assert "QueueDashdlqDeadLetterQueuePolicy" not in letters["Resources"]
 
@@ -72,13 +61,15 @@ def test_dead_letter_topic_is_created_wired_and_granted(letters: Template) -> No
     }
     arn = {"Ref": "TopicDashdlqDeadLetterTopic"}
     assert target(letters, "TopicDashdlq") == arn
-    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arn]} in statements(letters)
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arn]} in role_statements(
+        letters
+    )
 
 
 def test_target_arn_is_used_as_given(letters: Template) -> None:
     arn = "arn:aws:sqs:eu-west-1:123456789012:existing-dlq"
     assert target(letters, "ArnDashdlq") == arn
-    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn]} in statements(
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn]} in role_statements(
         letters
     )
     assert not any(
@@ -89,7 +80,7 @@ def test_target_arn_is_used_as_given(letters: Template) -> None:
 def test_target_arn_of_a_queue_in_resources(letters: Template) -> None:
     arn = {"Fn::GetAtt": ["FailuresQueue", "Arn"]}
     assert target(letters, "ResourceDashdlq") == arn
-    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn]} in statements(
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [arn]} in role_statements(
         letters
     )
 
@@ -97,7 +88,9 @@ def test_target_arn_of_a_queue_in_resources(letters: Template) -> None:
 def test_on_error_sets_the_dead_letter_config(letters: Template) -> None:
     arn = "arn:aws:sns:eu-west-1:123456789012:failures"
     assert target(letters, "OnDasherror") == arn
-    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arn]} in statements(letters)
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [arn]} in role_statements(
+        letters
+    )
 
 
 def test_no_grant_when_the_function_has_its_own_role(compile_project: Compile) -> None:
@@ -125,9 +118,6 @@ def test_no_grant_when_the_function_has_its_own_role(compile_project: Compile) -
     ],
 )
 def test_mistakes_are_located(
-    project: str, where: str, message: str, compile_project: Compile
+    project: str, where: str, message: str, only_problem: OnlyProblem
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
+    assert str(only_problem(project)).endswith(f"{project}/serverless.yml:{where}: {message}")

@@ -3,24 +3,17 @@ outputs, compiled from fixture projects and checked resource by resource."""
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PROJECTS, Compile, OnlyProblem, Template, role_statements, zip_artifact
 
 from basegear.compile import compile_service, to_json
 from basegear.config.service import load_service
 from basegear.config.variables import Options
-from basegear.errors import ConfigError
-from basegear.package.artifact import Artifact, Artifacts
+from basegear.package.artifact import Artifacts
 
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-
-PROJECTS = Path(__file__).resolve().parents[1] / "fixtures" / "projects"
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 SHARED_ROLE = {"Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"]}
 
 
@@ -289,10 +282,7 @@ def test_event_invoke_config_with_destinations_and_limits(compile_project: Compi
 
 
 def test_destinations_are_granted_to_the_role(compile_project: Compile) -> None:
-    resources = compile_project("fn-destinations")["Resources"]
-    statements = resources["IamRoleLambdaExecution"]["Properties"]["Policies"][0]["PolicyDocument"][
-        "Statement"
-    ]
+    statements = role_statements(compile_project("fn-destinations"))
     consumer = (
         "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:dest-dev-consumer"
     )
@@ -401,12 +391,9 @@ def test_a_condition_follows_everything_the_function_owns(compile_project: Compi
     ],
 )
 def test_mistakes_are_located(
-    project: str, where: str, message: str, compile_project: Compile
+    project: str, where: str, message: str, only_problem: OnlyProblem
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
+    assert str(only_problem(project)).endswith(f"{project}/serverless.yml:{where}: {message}")
 
 
 # The algorithms example: this family's resources, for both stages.
@@ -419,11 +406,9 @@ FUNCTIONS = (
 )
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_example_functions(stage: str, compile_project: Compile) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    resources = template["Resources"]
-    retention = 14 if stage == "dev" else 90
+def test_example_functions(example: Template, example_stage: str) -> None:
+    resources = example["Resources"]
+    retention = 14 if example_stage == "dev" else 90
     for prefix in FUNCTIONS:
         assert resources[f"{prefix}LogGroup"]["Properties"]["RetentionInDays"] == retention
         function = resources[f"{prefix}LambdaFunction"]
@@ -431,11 +416,11 @@ def test_example_functions(stage: str, compile_project: Compile) -> None:
         assert function["Properties"]["Runtime"] == "python3.11"
         assert function["Properties"]["Role"] == SHARED_ROLE
         assert {"Key": "owner", "Value": "algorithms-team"} in function["Properties"]["Tags"]
-        version_id, _ = only_version(template, prefix)
-        qualified = template["Outputs"][f"{prefix}LambdaFunctionQualifiedArn"]
+        version_id, _ = only_version(example, prefix)
+        qualified = example["Outputs"][f"{prefix}LambdaFunctionQualifiedArn"]
         assert qualified["Value"] == {"Ref": version_id}
     objects = resources["ObjectsDashprocessorLambdaFunction"]["Properties"]
-    assert objects["FunctionName"] == f"algorithms-{stage}-objects-processor"
+    assert objects["FunctionName"] == f"algorithms-{example_stage}-objects-processor"
     assert objects["MemorySize"] == 256
     assert objects["Timeout"] == 30
     assert objects["ReservedConcurrentExecutions"] == 20
@@ -444,24 +429,23 @@ def test_example_functions(stage: str, compile_project: Compile) -> None:
         {"Ref": "SsmCacheLambdaLayer"},
     ]
     assert objects["Environment"]["Variables"]["MAX_PACKAGE_SIZE_PARAMETER"] == (
-        f"/algorithms/{stage}/max-package-size-bytes"
+        f"/algorithms/{example_stage}/max-package-size-bytes"
     )
-    assert objects["Environment"]["Variables"]["STAGE"] == stage
+    assert objects["Environment"]["Variables"]["STAGE"] == example_stage
     stream = resources["StreamDashprocessorLambdaFunction"]["Properties"]
     assert stream["MemorySize"] == 128
     assert stream["Timeout"] == 120
     assert stream["Layers"] == [{"Ref": "CustomLoggingLambdaLayer"}]
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_example_dead_letter_queue_is_created_and_wired(
-    stage: str, compile_project: Compile
+    example: Template, example_stage: str
 ) -> None:
-    resources = compile_project(EXAMPLE, stage=stage)["Resources"]
+    resources = example["Resources"]
     assert resources["ObjectsDashprocessorDeadLetterQueue"] == {
         "Type": "AWS::SQS::Queue",
         "Properties": {
-            "QueueName": f"algorithms-{stage}-objects-processor-dlq",
+            "QueueName": f"algorithms-{example_stage}-objects-processor-dlq",
             "DelaySeconds": 10,
             "MaximumMessageSize": 2048,
             "MessageRetentionPeriod": 86400,
@@ -480,15 +464,9 @@ def test_example_dead_letter_queue_is_created_and_wired(
 def _artifacts(folder: Path, code: str = "code", layer: str = "layer") -> Artifacts:
     folder.mkdir(parents=True, exist_ok=True)
     return Artifacts(
-        functions={"worker": _zip(folder / "worker.zip", code)},
-        layers={"shared": _zip(folder / "shared.zip", layer)},
+        functions={"worker": zip_artifact(folder / "worker.zip", code)},
+        layers={"shared": zip_artifact(folder / "shared.zip", layer)},
     )
-
-
-def _zip(path: Path, content: str) -> Artifact:
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("handler.py", (1980, 1, 1, 0, 0, 0)), content)
-    return Artifact.of(path, unzipped_size=len(content))
 
 
 def _compile_versions(artifacts: Artifacts, **params: str) -> Template:

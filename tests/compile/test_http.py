@@ -4,61 +4,24 @@ functions' invoke permissions, compiled from fixture projects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import (
+    Compile,
+    OnlyProblem,
+    Template,
+    execute_api_arn,
+    function_arn,
+    lambda_uri,
+    method,
+    resources_of_type,
+)
 
 from basegear.compile.http import FORM_REQUEST_TEMPLATE, JSON_REQUEST_TEMPLATE
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
 
 API = {"Ref": "ApiGatewayRestApi"}
-
-
-def invoke_uri(function_id: str) -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":apigateway:",
-                {"Ref": "AWS::Region"},
-                ":lambda:path/2015-03-31/functions/",
-                {"Fn::GetAtt": [function_id, "Arn"]},
-                "/invocations",
-            ],
-        ]
-    }
-
-
-def source_arn() -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":execute-api:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":",
-                API,
-                "/*/*",
-            ],
-        ]
-    }
-
-
-def method(template: Template, logical_id: str) -> dict[str, Any]:
-    resource = template["Resources"][logical_id]
-    assert resource["Type"] == "AWS::ApiGateway::Method"
-    properties: dict[str, Any] = resource["Properties"]
-    return properties
+SOURCE_ARN = execute_api_arn(API, "/*/*")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +47,7 @@ def test_lambda_proxy_method(proxy: Template) -> None:
             "Integration": {
                 "IntegrationHttpMethod": "POST",
                 "Type": "AWS_PROXY",
-                "Uri": invoke_uri("UsersLambdaFunction"),
+                "Uri": lambda_uri(function_arn("Users")),
             },
             "MethodResponses": [],
         },
@@ -94,7 +57,7 @@ def test_lambda_proxy_method(proxy: Template) -> None:
 def test_root_path_and_catch_all_method(proxy: Template) -> None:
     root = method(proxy, "ApiGatewayMethodGet")
     assert root["ResourceId"] == {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}
-    assert root["Integration"]["Uri"] == invoke_uri("HealthLambdaFunction")
+    assert root["Integration"]["Uri"] == lambda_uri(function_arn("Health"))
     # `method: '*'` is API Gateway's ANY.
     catch_all = method(proxy, "ApiGatewayMethodUsersIdVarOrdersAny")
     assert catch_all["HttpMethod"] == "ANY"
@@ -105,30 +68,17 @@ def test_private_requires_an_api_key(proxy: Template) -> None:
 
 
 def test_one_invoke_permission_per_function(proxy: Template) -> None:
-    permissions = {
-        logical_id: resource
-        for logical_id, resource in proxy["Resources"].items()
-        if resource["Type"] == "AWS::Lambda::Permission"
-    }
-    assert permissions == {
-        "UsersLambdaPermissionApiGateway": {
+    assert resources_of_type(proxy, "AWS::Lambda::Permission") == {
+        f"{prefix}LambdaPermissionApiGateway": {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
-                "FunctionName": {"Fn::GetAtt": ["UsersLambdaFunction", "Arn"]},
+                "FunctionName": function_arn(prefix),
                 "Action": "lambda:InvokeFunction",
                 "Principal": "apigateway.amazonaws.com",
-                "SourceArn": source_arn(),
+                "SourceArn": SOURCE_ARN,
             },
-        },
-        "HealthLambdaPermissionApiGateway": {
-            "Type": "AWS::Lambda::Permission",
-            "Properties": {
-                "FunctionName": {"Fn::GetAtt": ["HealthLambdaFunction", "Arn"]},
-                "Action": "lambda:InvokeFunction",
-                "Principal": "apigateway.amazonaws.com",
-                "SourceArn": source_arn(),
-            },
-        },
+        }
+        for prefix in ("Users", "Health")
     }
 
 
@@ -155,12 +105,9 @@ def test_request_parameters_and_their_validator(proxy: Template) -> None:
 
 
 def test_response_settings_with_the_proxy_integration_are_an_error(
-    compile_project: Compile,
+    only_problem: OnlyProblem,
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("api-error-proxy-response")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+    assert str(only_problem("api-error-proxy-response")).endswith(
         "api-error-proxy-response/serverless.yml:14:13: functions.items.events[0].http.response: "
         "response needs integration: lambda; the lambda-proxy integration passes requests and "
         "responses through unchanged"
@@ -181,7 +128,7 @@ def test_lambda_integration_request(lambda_integration: Template) -> None:
     assert {key: value for key, value in integration.items() if key != "IntegrationResponses"} == {
         "IntegrationHttpMethod": "POST",
         "Type": "AWS",
-        "Uri": invoke_uri("OrdersLambdaFunction"),
+        "Uri": lambda_uri(function_arn("Orders")),
         "PassthroughBehavior": "WHEN_NO_TEMPLATES",
         "RequestTemplates": {
             "application/json": JSON_REQUEST_TEMPLATE.replace("@CLAIMS@", ""),
@@ -332,7 +279,7 @@ def test_lambda_token_authorizer_of_the_service(secured: Template) -> None:
             "Type": "TOKEN",
             "IdentitySource": "method.request.header.Authorization",
             "AuthorizerResultTtlInSeconds": 300,
-            "AuthorizerUri": invoke_uri("AuthLambdaFunction"),
+            "AuthorizerUri": lambda_uri(function_arn("Auth")),
         },
     }
     for logical_id in ("ApiGatewayMethodReportsGet", "ApiGatewayMethodReportsPost"):
@@ -341,9 +288,9 @@ def test_lambda_token_authorizer_of_the_service(secured: Template) -> None:
             "AuthorizerId": {"Ref": "AuthApiGatewayAuthorizer"},
         }
     # The authorizer function's own endpoint and its authorizer share one permission.
-    assert resources["AuthLambdaPermissionApiGateway"]["Properties"]["FunctionName"] == {
-        "Fn::GetAtt": ["AuthLambdaFunction", "Arn"]
-    }
+    assert resources["AuthLambdaPermissionApiGateway"]["Properties"]["FunctionName"] == (
+        function_arn("Auth")
+    )
 
 
 def test_lambda_request_authorizer_by_arn(secured: Template) -> None:
@@ -356,26 +303,13 @@ def test_lambda_request_authorizer_by_arn(secured: Template) -> None:
         "RestApiId": API,
         "Type": "REQUEST",
         "AuthorizerResultTtlInSeconds": 0,
-        "AuthorizerUri": {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":apigateway:",
-                    {"Ref": "AWS::Region"},
-                    ":lambda:path/2015-03-31/functions/",
-                    arn,
-                    "/invocations",
-                ],
-            ]
-        },
+        "AuthorizerUri": lambda_uri(arn),
     }
     assert resources["RequestAuthLambdaPermissionApiGateway"]["Properties"] == {
         "FunctionName": arn,
         "Action": "lambda:InvokeFunction",
         "Principal": "apigateway.amazonaws.com",
-        "SourceArn": source_arn(),
+        "SourceArn": SOURCE_ARN,
     }
     assert authorization(secured, "ApiGatewayMethodReportsIdVarGet") == {
         "AuthorizationType": "CUSTOM",
@@ -419,11 +353,7 @@ def test_existing_authorizer_and_aws_iam(secured: Template) -> None:
     assert authorization(secured, "ApiGatewayMethodReportsExportGet") == {
         "AuthorizationType": "AWS_IAM"
     }
-    authorizers = [
-        logical_id
-        for logical_id, resource in secured["Resources"].items()
-        if resource["Type"] == "AWS::ApiGateway::Authorizer"
-    ]
+    authorizers = list(resources_of_type(secured, "AWS::ApiGateway::Authorizer"))
     assert authorizers == [
         "AuthApiGatewayAuthorizer",
         "RequestAuthApiGatewayAuthorizer",
@@ -431,11 +361,8 @@ def test_existing_authorizer_and_aws_iam(secured: Template) -> None:
     ]
 
 
-def test_authorizer_that_is_not_a_function_is_an_error(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("api-error-authorizer-not-a-function")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_authorizer_that_is_not_a_function_is_an_error(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("api-error-authorizer-not-a-function")).endswith(
         "api-error-authorizer-not-a-function/serverless.yml:13:23: "
         "functions.items.events[0].http.authorizer: authorizer 'checkToken' is not a function "
         "of this service; give its arn instead"

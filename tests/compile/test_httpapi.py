@@ -3,41 +3,26 @@ permission per function, one route per method and path, authorizers and CORS."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import (
+    Compile,
+    OnlyProblem,
+    Template,
+    execute_api_arn,
+    function_arn,
+    lambda_uri,
+    resources_of_type,
+)
 
 HTTP_API = {"Ref": "HttpApi"}
+SOURCE_ARN = execute_api_arn(HTTP_API, "/*")
 
 
 @pytest.fixture
 def web(compile_project: Compile) -> Template:
     return compile_project("api-httpapi")
-
-
-def source_arn() -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":execute-api:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":",
-                HTTP_API,
-                "/*",
-            ],
-        ]
-    }
 
 
 def test_api_with_cors_filled_from_the_routes(web: Template) -> None:
@@ -86,7 +71,7 @@ def test_one_integration_and_permission_per_function(web: Template) -> None:
             "Properties": {
                 "ApiId": HTTP_API,
                 "IntegrationType": "AWS_PROXY",
-                "IntegrationUri": {"Fn::GetAtt": [f"{key}LambdaFunction", "Arn"]},
+                "IntegrationUri": function_arn(key),
                 "PayloadFormatVersion": "2.0",
                 "TimeoutInMillis": 30000,
             },
@@ -94,17 +79,13 @@ def test_one_integration_and_permission_per_function(web: Template) -> None:
         assert resources[f"{key}LambdaPermissionHttpApi"] == {
             "Type": "AWS::Lambda::Permission",
             "Properties": {
-                "FunctionName": {"Fn::GetAtt": [f"{key}LambdaFunction", "Arn"]},
+                "FunctionName": function_arn(key),
                 "Action": "lambda:InvokeFunction",
                 "Principal": "apigateway.amazonaws.com",
-                "SourceArn": source_arn(),
+                "SourceArn": SOURCE_ARN,
             },
         }
-    integrations = [
-        logical_id
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::ApiGatewayV2::Integration"
-    ]
+    integrations = list(resources_of_type(web, "AWS::ApiGatewayV2::Integration"))
     assert integrations == ["HttpApiIntegrationApi", "HttpApiIntegrationFallback"]
 
 
@@ -155,35 +136,22 @@ def test_jwt_authorizer(web: Template) -> None:
 
 def test_lambda_request_authorizer_and_its_permission(web: Template) -> None:
     resources = web["Resources"]
-    function_arn = {"Fn::GetAtt": ["AuthorizeLambdaFunction", "Arn"]}
+    authorizer_arn = function_arn("Authorize")
     assert resources["HttpApiAuthorizerCustomAuth"]["Properties"] == {
         "ApiId": HTTP_API,
         "Name": "customAuth",
         "IdentitySource": ["$request.header.X-Token"],
         "AuthorizerType": "REQUEST",
         "AuthorizerPayloadFormatVersion": "2.0",
-        "AuthorizerUri": {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":apigateway:",
-                    {"Ref": "AWS::Region"},
-                    ":lambda:path/2015-03-31/functions/",
-                    function_arn,
-                    "/invocations",
-                ],
-            ]
-        },
+        "AuthorizerUri": lambda_uri(authorizer_arn),
         "AuthorizerResultTtlInSeconds": 300,
         "EnableSimpleResponses": True,
     }
     assert resources["CustomAuthLambdaAuthorizerPermissionHttpApi"]["Properties"] == {
-        "FunctionName": function_arn,
+        "FunctionName": authorizer_arn,
         "Action": "lambda:InvokeFunction",
         "Principal": "apigateway.amazonaws.com",
-        "SourceArn": source_arn(),
+        "SourceArn": SOURCE_ARN,
     }
     delete = route(web, "HttpApiRouteDeleteItemsIdVar")
     assert delete["RouteKey"] == "DELETE /items/{id}"
@@ -217,11 +185,8 @@ def test_outputs(web: Template) -> None:
     }
 
 
-def test_unknown_http_api_setting_is_an_error(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("api-error-httpapi-unknown-setting")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_unknown_http_api_setting_is_an_error(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("api-error-httpapi-unknown-setting")).endswith(
         "api-error-httpapi-unknown-setting/serverless.yml:7:30: "
         "provider.httpApi.disableDefaultEndpoints: unknown httpApi setting "
         "'disableDefaultEndpoints'; BaseGear compiles authorizers, cors, disableDefaultEndpoint, "

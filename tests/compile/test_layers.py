@@ -3,16 +3,9 @@ and the outputs naming it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
+from conftest import Compile, Template
 
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 
 
@@ -83,15 +76,13 @@ def test_layer_outputs(layered: Template) -> None:
     assert len(outputs["CommonLambdaLayerHash"]["Value"]) == 64
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_example_layers(stage: str, compile_project: Compile) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    resources = template["Resources"]
+def test_example_layers(example: Template, example_stage: str) -> None:
+    resources = example["Resources"]
     for logical_id, name in (
-        ("CustomLoggingLambdaLayer", f"algorithms-{stage}-custom-logging"),
-        ("SsmCacheLambdaLayer", f"algorithms-{stage}-ssm-cache"),
+        ("CustomLoggingLambdaLayer", f"algorithms-{example_stage}-custom-logging"),
+        ("SsmCacheLambdaLayer", f"algorithms-{example_stage}-ssm-cache"),
     ):
         properties = resources[logical_id]["Properties"]
         assert properties["LayerName"] == name
         assert properties["CompatibleRuntimes"] == ["python3.11"]
-        assert f"{logical_id}QualifiedArn" in template["Outputs"]
+        assert f"{logical_id}QualifiedArn" in example["Outputs"]

@@ -3,30 +3,19 @@ and every fixture project that compiles (the others are mistakes, each reported 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
+from conftest import PROJECTS, Compile, LintErrors, Template
 
 from basegear.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECTS = sorted(path.name for path in (ROOT / "tests" / "fixtures" / "projects").iterdir())
-EXAMPLE = ROOT / "examples" / "algorithms"
-
-Compile = Callable[..., dict[str, Any]]
-LintErrors = Callable[..., list[str]]
+PROJECT_NAMES = sorted(path.name for path in PROJECTS.iterdir())
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_the_example_lints_clean(
-    stage: str, compile_project: Compile, lint_errors: LintErrors
-) -> None:
-    assert lint_errors(compile_project(EXAMPLE, stage=stage), "eu-west-1") == []
+def test_the_example_lints_clean(example: Template, lint_errors: LintErrors) -> None:
+    assert lint_errors(example, "eu-west-1") == []
 
 
-@pytest.mark.parametrize("project", PROJECTS)
+@pytest.mark.parametrize("project", PROJECT_NAMES)
 def test_every_project_that_compiles_lints_clean(
     project: str, compile_project: Compile, lint_errors: LintErrors
 ) -> None:

@@ -3,24 +3,11 @@ permissions."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import Compile, OnlyProblem, Template, function_arn, role_statements
 
 RECEIVE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-WORKER = {"Fn::GetAtt": ["WorkerLambdaFunction", "Arn"]}
-
-
-def role_statements(template: Template) -> list[Template]:
-    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
-    statements: list[Template] = role["Policies"][0]["PolicyDocument"]["Statement"]
-    return statements
+WORKER = function_arn("Worker")
 
 
 @pytest.fixture
@@ -87,15 +74,12 @@ def test_alias_targets(compile_project: Compile) -> None:
     mapping = compile_project("ev-alias-targets")["Resources"]["HotEventSourceMappingSQSWarmjobs"]
     assert mapping["DependsOn"] == ["IamRoleLambdaExecution", "HotProvConcLambdaAlias"]
     assert mapping["Properties"]["FunctionName"] == {
-        "Fn::Join": [":", [{"Fn::GetAtt": ["HotLambdaFunction", "Arn"]}, "provisioned"]]
+        "Fn::Join": [":", [function_arn("Hot"), "provisioned"]]
     }
 
 
-def test_a_queue_url_is_refused_at_its_line(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("ev-sqs-ref-is-a-url")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_a_queue_url_is_refused_at_its_line(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("ev-sqs-ref-is-a-url")).endswith(
         "ev-sqs-ref-is-a-url/serverless.yml:9:14: functions.worker.events[0].sqs.arn: "
         "!Ref JobsQueue is not an ARN; use !GetAtt JobsQueue.Arn"
     )

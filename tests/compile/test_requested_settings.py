@@ -6,38 +6,20 @@ plugin, state machine alarms' ``period`` and ``logicalId``, and ``Wait.Seconds: 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
-import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import Compile, OnlyProblem, resources_of_type, role_statements
 
 
-def of_type(template: Template, kind: str) -> dict[str, Any]:
-    return {key: value for key, value in template["Resources"].items() if value["Type"] == kind}
-
-
-def statements(template: Template) -> list[Any]:
-    role = template["Resources"]["IamRoleLambdaExecution"]
-    return list(role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"])
-
-
-def failure(compile_project: Compile, project: str) -> str:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    (problem,) = caught.value.problems
-    return str(problem).split(f"{project}/serverless.yml:", 1)[1]
+def located(only_problem: OnlyProblem, project: str) -> str:
+    """The one problem of ``project`` from its line and column on."""
+    return str(only_problem(project)).split(f"{project}/serverless.yml:", 1)[1]
 
 
 # --- versionFunction --------------------------------------------------------------------------
 
 
 def test_version_function_publishes_over_an_unversioned_provider(compile_project: Compile) -> None:
-    versions = of_type(compile_project("fn-version-function"), "AWS::Lambda::Version")
+    versions = resources_of_type(compile_project("fn-version-function"), "AWS::Lambda::Version")
     (logical_id,) = versions
     assert logical_id.startswith("PinnedLambdaVersion")
     assert versions[logical_id]["DeletionPolicy"] == "Retain"
@@ -46,7 +28,7 @@ def test_version_function_publishes_over_an_unversioned_provider(compile_project
 
 def test_version_function_false_publishes_nothing(compile_project: Compile) -> None:
     template = compile_project("fn-version-function-off")
-    (logical_id,) = of_type(template, "AWS::Lambda::Version")
+    (logical_id,) = resources_of_type(template, "AWS::Lambda::Version")
     assert logical_id.startswith("KeptLambdaVersion")
     assert "LooseLambdaFunctionQualifiedArn" not in template["Outputs"]
     assert "KeptLambdaFunctionQualifiedArn" in template["Outputs"]
@@ -66,7 +48,7 @@ def test_typed_destinations_pick_the_action_from_the_type(compile_project: Compi
         "OnSuccess": {"Destination": {"Fn::ImportValue": "shared-function-arn"}},
         "OnFailure": {"Destination": {"Ref": "FailureTopic"}},
     }
-    granted = statements(template)
+    granted = role_statements(template)
     # An ImportValue shows no kind: the type alone decides, and only its action is granted.
     for action, resource in (
         ("sqs:SendMessage", {"Fn::ImportValue": "shared-queue-arn"}),
@@ -79,8 +61,8 @@ def test_typed_destinations_pick_the_action_from_the_type(compile_project: Compi
     assert [s["Action"] for s in imported] == [["sqs:SendMessage"]]
 
 
-def test_a_typed_destination_must_match_its_arn(compile_project: Compile) -> None:
-    assert failure(compile_project, "fn-typed-destination-mismatch") == (
+def test_a_typed_destination_must_match_its_arn(only_problem: OnlyProblem) -> None:
+    assert located(only_problem, "fn-typed-destination-mismatch") == (
         "15:15: functions.worker.destinations.onFailure.type: type sns does not match the arn, "
         "which names an SQS queue"
     )
@@ -111,7 +93,7 @@ def test_s3_rules_take_cloudformation_functions(compile_project: Compile) -> Non
 
 
 def test_percentile_statistics_are_extended_statistics(compile_project: Compile) -> None:
-    alarms = of_type(compile_project("alerts-percentiles"), "AWS::CloudWatch::Alarm")
+    alarms = resources_of_type(compile_project("alerts-percentiles"), "AWS::CloudWatch::Alarm")
     slow = alarms["WorkerSlowInvocationsAlarm"]["Properties"]
     assert (slow["ExtendedStatistic"], slow["EvaluateLowSampleCountPercentile"]) == (
         "p99.9",
@@ -125,8 +107,8 @@ def test_percentile_statistics_are_extended_statistics(compile_project: Compile)
 
 def test_topics_given_as_plain_functions(compile_project: Compile) -> None:
     template = compile_project("alerts-percentiles")
-    assert of_type(template, "AWS::SNS::Topic").keys() == {"OkTopic"}  # none created
-    for alarm in of_type(template, "AWS::CloudWatch::Alarm").values():
+    assert resources_of_type(template, "AWS::SNS::Topic").keys() == {"OkTopic"}  # none created
+    for alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [
             {"Fn::ImportValue": "monitoring-alarm-topic"}
         ]
@@ -137,7 +119,7 @@ def test_topics_given_as_plain_functions(compile_project: Compile) -> None:
 
 
 def test_state_machine_alarm_period_and_logical_id(compile_project: Compile) -> None:
-    alarms = of_type(compile_project("sm-alarm-settings"), "AWS::CloudWatch::Alarm")
+    alarms = resources_of_type(compile_project("sm-alarm-settings"), "AWS::CloudWatch::Alarm")
     assert sorted(alarms) == [
         "FlowFailuresAlarm",
         "FlowStepFunctionsStateMachineExecutionsTimedOutAlarm",
@@ -148,8 +130,8 @@ def test_state_machine_alarm_period_and_logical_id(compile_project: Compile) -> 
     assert (failed["MetricName"], failed["Period"]) == ("ExecutionsFailed", 300)
 
 
-def test_a_taken_alarm_logical_id_is_an_error(compile_project: Compile) -> None:
-    assert failure(compile_project, "sm-alarm-logical-id-taken") == (
+def test_a_taken_alarm_logical_id_is_an_error(only_problem: OnlyProblem) -> None:
+    assert located(only_problem, "sm-alarm-logical-id-taken") == (
         "23:24: stepFunctions.stateMachines.flow.alarms.metrics[1].logicalId: the logical ID "
         "FlowAlarm is already taken by another resource; give this alarm another logicalId"
     )

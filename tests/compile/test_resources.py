@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
+from conftest import Compile, OnlyProblem, Template
 
 
 @pytest.fixture
-def merged(compile_project: Callable[..., Template]) -> Template:
+def merged(compile_project: Compile) -> Template:
     return compile_project("res-merge", stage="prod")
 
 
@@ -59,25 +53,17 @@ def test_pseudo_parameters_in_user_resources_become_sub(merged: Template) -> Non
     assert topic == {"Fn::Sub": "merge-${AWS::Region}-alerts"}
 
 
-def test_extending_a_missing_resource_is_located(
-    compile_project: Callable[..., Template],
-) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("res-extension-missing")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_extending_a_missing_resource_is_located(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("res-extension-missing")).endswith(
         "res-extension-missing/serverless.yml:8:5: resources.extensions.NoSuchResource: "
         "cannot extend NoSuchResource: the compiled template has no such resource"
     )
 
 
 def test_a_resource_without_type_must_override_a_generated_one(
-    compile_project: Callable[..., Template],
+    only_problem: OnlyProblem,
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("res-without-type")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+    assert str(only_problem("res-without-type")).endswith(
         "res-without-type/serverless.yml:8:5: resources.Resources.UploadsTabel: UploadsTabel "
         "needs a Type: it is not one of the generated resources it could override"
     )

@@ -3,18 +3,10 @@ settings, the statements other families add, and when no role is created."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
+from conftest import Compile, OnlyProblem, Template, role_statements
 
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 LOGS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/"
 VPC_POLICY = {
     "Fn::Join": [
@@ -31,13 +23,6 @@ VPC_POLICY = {
 def role(template: Template) -> dict[str, Any]:
     resource: dict[str, Any] = template["Resources"]["IamRoleLambdaExecution"]
     return resource
-
-
-def statements(template: Template) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = role(template)["Properties"]["Policies"][0]["PolicyDocument"][
-        "Statement"
-    ]
-    return result
 
 
 def test_default_role_as_the_serverless_framework_builds_it(compile_project: Compile) -> None:
@@ -65,7 +50,7 @@ def test_default_role_as_the_serverless_framework_builds_it(compile_project: Com
 
 
 def test_log_statements_cover_the_service_prefix(compile_project: Compile) -> None:
-    assert statements(compile_project("fn-legacy-iam"))[:2] == [
+    assert role_statements(compile_project("fn-legacy-iam"))[:2] == [
         {
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:CreateLogGroup", "logs:TagResource"],
@@ -80,7 +65,7 @@ def test_log_statements_cover_the_service_prefix(compile_project: Compile) -> No
 
 
 def test_custom_names_and_disabled_logs_in_the_log_statements(compile_project: Compile) -> None:
-    found = statements(compile_project("fn-settings"))
+    found = role_statements(compile_project("fn-settings"))
     assert found[0]["Resource"] == [
         {"Fn::Sub": f"{LOGS}reports-exporter:*"},
         {"Fn::Sub": f"{LOGS}settings-dev*:*"},
@@ -97,7 +82,7 @@ def test_custom_names_and_disabled_logs_in_the_log_statements(compile_project: C
 
 
 def test_settings_that_need_permissions_grant_them(compile_project: Compile) -> None:
-    found = statements(compile_project("fn-settings"))
+    found = role_statements(compile_project("fn-settings"))
     assert {
         "Effect": "Allow",
         "Action": ["kms:Decrypt"],
@@ -108,7 +93,7 @@ def test_settings_that_need_permissions_grant_them(compile_project: Compile) -> 
         "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
         "Resource": ["*"],
     } in found
-    vpc = statements(compile_project("fn-vpc"))
+    vpc = role_statements(compile_project("fn-vpc"))
     assert {
         "Effect": "Allow",
         "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
@@ -130,7 +115,7 @@ def test_every_role_setting(compile_project: Compile) -> None:
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
         VPC_POLICY,
     ]
-    assert statements(template)[2:] == [
+    assert role_statements(template)[2:] == [
         {
             "Sid": "ReadTable",
             "Effect": "Allow",
@@ -157,7 +142,7 @@ def test_deprecated_provider_iam_settings_are_honoured(compile_project: Compile)
     assert properties["ManagedPolicyArns"] == [
         "arn:aws:iam::aws:policy/CloudWatchLambdaInsightsExecutionRolePolicy"
     ]
-    assert statements(template)[2:] == [
+    assert role_statements(template)[2:] == [
         {
             "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
@@ -193,10 +178,8 @@ def test_no_role_when_every_function_has_its_own(compile_project: Compile) -> No
     }
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_example_role(stage: str, compile_project: Compile) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    found = statements(template)
+def test_example_role(example: Template, example_stage: str) -> None:
+    found = role_statements(example)
     sids = [statement.get("Sid") for statement in found]
     assert sids[2:8] == [
         "UploadsTable",
@@ -211,14 +194,11 @@ def test_example_role(stage: str, compile_project: Compile) -> None:
         "Action": ["sqs:SendMessage"],
         "Resource": [{"Fn::GetAtt": ["ObjectsDashprocessorDeadLetterQueue", "Arn"]}],
     } in found
-    assert found[0]["Resource"] == [{"Fn::Sub": f"{LOGS}algorithms-{stage}*:*"}]
+    assert found[0]["Resource"] == [{"Fn::Sub": f"{LOGS}algorithms-{example_stage}*:*"}]
 
 
-def test_a_role_name_too_long_for_iam_is_located(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("fn-role-name-too-long")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_a_role_name_too_long_for_iam_is_located(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("fn-role-name-too-long")).endswith(
         "fn-role-name-too-long/serverless.yml:4:3: provider.iam.role: the execution role name "
         "'a-service-name-that-is-long-enough-to-overflow-dev-ap-southeast-2-lambdaRole' is 76 "
         "characters long; IAM allows at most 64 (set a shorter provider.iam.role.name)"

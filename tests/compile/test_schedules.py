@@ -4,21 +4,12 @@ events: rules, targets with their input, buses, permissions and located errors."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import Compile, OnlyProblem, Template, function_arn, role_statements
 
 PARTITION = {"Ref": "AWS::Partition"}
-
-
-def arn_of(key: str) -> Template:
-    return {"Fn::GetAtt": [f"{key}LambdaFunction", "Arn"]}
 
 
 def target(resources: Template, rule: str) -> Template:
@@ -38,11 +29,11 @@ def test_one_rule_and_permission_per_expression(rules: Template) -> None:
         "Properties": {
             "ScheduleExpression": "rate(5 minutes)",
             "State": "ENABLED",
-            "Targets": [{"Arn": arn_of("Tick"), "Id": "tickSchedule"}],
+            "Targets": [{"Arn": function_arn("Tick"), "Id": "tickSchedule"}],
         },
     }
     assert rules["TickLambdaPermissionEventsRuleSchedule1"]["Properties"] == {
-        "FunctionName": arn_of("Tick"),
+        "FunctionName": function_arn("Tick"),
         "Action": "lambda:InvokeFunction",
         "Principal": "events.amazonaws.com",
         "SourceArn": {"Fn::GetAtt": ["TickEventsRuleSchedule1", "Arn"]},
@@ -63,7 +54,7 @@ def test_name_description_state_and_json_input(rules: Template) -> None:
         "Description": "Once a day",
         "Targets": [
             {
-                "Arn": arn_of("Tick"),
+                "Arn": function_arn("Tick"),
                 "Id": "tickSchedule",
                 "Input": '{"kind":"daily","limits":[1,2]}',
             }
@@ -92,7 +83,11 @@ def test_scheduler_schedules(compile_project: Compile) -> None:
             "ScheduleExpression": "cron(0 9 ? * MON-FRI *)",
             "State": "ENABLED",
             "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {"Arn": arn_of("Remind"), "RoleArn": role, "Input": '{"kind":"reminder"}'},
+            "Target": {
+                "Arn": function_arn("Remind"),
+                "RoleArn": role,
+                "Input": '{"kind":"reminder"}',
+            },
             "Name": "planner-dev-weekdays",
             "Description": "Weekday mornings",
             "ScheduleExpressionTimezone": "Europe/Paris",
@@ -108,8 +103,8 @@ def test_scheduler_schedules(compile_project: Compile) -> None:
 
 
 def test_scheduler_execution_role(compile_project: Compile) -> None:
-    resources = compile_project("ev-schedule-scheduler")["Resources"]
-    role = resources["RemindSchedulerExecutionRole"]["Properties"]
+    template = compile_project("ev-schedule-scheduler")
+    role = template["Resources"]["RemindSchedulerExecutionRole"]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
@@ -118,12 +113,14 @@ def test_scheduler_execution_role(compile_project: Compile) -> None:
             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
         }
     ]
-    (policy,) = role["Policies"]
-    assert policy["PolicyDocument"]["Statement"] == [
+    assert role_statements(template, "RemindSchedulerExecutionRole") == [
         {
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
-            "Resource": [arn_of("Remind"), {"Fn::Join": ["", [arn_of("Remind"), ":*"]]}],
+            "Resource": [
+                function_arn("Remind"),
+                {"Fn::Join": ["", [function_arn("Remind"), ":*"]]},
+            ],
         }
     ]
 
@@ -133,7 +130,7 @@ def test_schedule_alias_targets(compile_project: Compile) -> None:
     rule = resources["HotEventsRuleSchedule1"]
     assert rule["DependsOn"] == "HotProvConcLambdaAlias"
     assert target(resources, "HotEventsRuleSchedule1")["Arn"] == {
-        "Fn::Join": [":", [arn_of("Hot"), "provisioned"]]
+        "Fn::Join": [":", [function_arn("Hot"), "provisioned"]]
     }
 
 
@@ -172,7 +169,7 @@ def test_a_pattern_rule_with_every_target_option(bridge: Template) -> None:
             "State": "DISABLED",
             "Targets": [
                 {
-                    "Arn": arn_of("Handle"),
+                    "Arn": function_arn("Handle"),
                     "Id": "events-dev-uploads-target",
                     "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 5},
                     "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["HandleDeadLetters", "Arn"]}},
@@ -183,7 +180,7 @@ def test_a_pattern_rule_with_every_target_option(bridge: Template) -> None:
     }
     assert bridge["HandleEventBridgeLambdaPermission1"]["Properties"] == {
         "Action": "lambda:InvokeFunction",
-        "FunctionName": arn_of("Handle"),
+        "FunctionName": function_arn("Handle"),
         "Principal": "events.amazonaws.com",
         "SourceArn": rule_arn("events-dev-uploads"),
     }
@@ -230,7 +227,7 @@ def test_a_schedule_on_the_default_bus(bridge: Template) -> None:
         "Name": "events-dev-handle-rule-6",
         "ScheduleExpression": "rate(10 minutes)",
         "State": "ENABLED",
-        "Targets": [{"Arn": arn_of("Handle"), "Id": "events-dev-handle-rule-6-target"}],
+        "Targets": [{"Arn": function_arn("Handle"), "Id": "events-dev-handle-rule-6-target"}],
     }
 
 
@@ -250,7 +247,7 @@ def test_event_bridge_alias_targets(compile_project: Compile) -> None:
     rule = resources["Warmdevsnappyrule3EventBridgeRule"]
     assert rule["DependsOn"] == ["SnappySnapStartLambdaAlias"]
     assert rule["Properties"]["Targets"][0]["Arn"] == {
-        "Fn::Join": [":", [arn_of("Snappy"), "snapstart"]]
+        "Fn::Join": [":", [function_arn("Snappy"), "snapstart"]]
     }
 
 
@@ -296,9 +293,6 @@ def test_event_bridge_alias_targets(compile_project: Compile) -> None:
     ],
 )
 def test_mistakes_are_located(
-    compile_project: Compile, project: str, where: str, message: str
+    only_problem: OnlyProblem, project: str, where: str, message: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
+    assert str(only_problem(project)).endswith(f"{project}/serverless.yml:{where}: {message}")

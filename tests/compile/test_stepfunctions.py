@@ -4,22 +4,28 @@ substitutions, derived roles, logging, alarms, events and activities, resource b
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import EXAMPLE, PROJECTS, artifacts_for
+from conftest import (
+    DENY_ALL,
+    LOG_DELIVERY,
+    PROJECTS,
+    Compile,
+    OnlyProblem,
+    Template,
+    artifacts_for,
+    function_arn,
+    invoke,
+    resources_of_type,
+    role_statements,
+)
 
 from basegear.compile import compile_service, to_json
 from basegear.compile.context import Context
 from basegear.compile.stepfunctions import definition_string
 from basegear.config.service import load_service
 from basegear.config.variables import Options
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
 
 STATES_ROLE = {
     "Version": "2012-10-17",
@@ -31,58 +37,17 @@ STATES_ROLE = {
         }
     ],
 }
-DENY_ALL = [{"Effect": "Deny", "Action": "*", "Resource": "*"}]
-LOG_DELIVERY = [
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-]
-
-
-def statements(template: Template, role_id: str) -> list[dict[str, Any]]:
-    role = template["Resources"][role_id]
-    assert role["Type"] == "AWS::IAM::Role"
-    policies = role["Properties"]["Policies"]
-    assert len(policies) == 1
-    result: list[dict[str, Any]] = policies[0]["PolicyDocument"]["Statement"]
-    return result
-
-
-def invoke(function: Any) -> list[Any]:
-    """A function and its versions and aliases, as the derived role grants them."""
-    if isinstance(function, str):
-        return [function, f"{function}:*"]
-    return [function, {"Fn::Sub": ["${FunctionArn}:*", {"FunctionArn": function}]}]
-
-
-def failure(compile_project: Compile, project: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    assert len(caught.value.problems) == 1
-    return caught.value
-
 
 # --- the algorithms example ---------------------------------------------------------------
 
 
-@pytest.fixture(params=["dev", "prod"])
-def algorithms(request: pytest.FixtureRequest, compile_project: Compile) -> Template:
-    return compile_project(EXAMPLE, stage=request.param)
-
-
-def test_example_state_machine(algorithms: Template) -> None:
-    machine = algorithms["Resources"]["PackageDeleteStateMachine"]
+def test_example_state_machine(example: Template, example_stage: str) -> None:
+    machine = example["Resources"]["PackageDeleteStateMachine"]
     assert machine["Type"] == "AWS::StepFunctions::StateMachine"
     assert machine["DependsOn"] == ["PackageDeleteStateMachineRole"]
     assert "DeletionPolicy" not in machine  # retain: false
     properties = machine["Properties"]
-    name = properties["StateMachineName"]
-    assert name in ("PackageDelete-dev", "PackageDelete-prod")
+    assert properties["StateMachineName"] == f"PackageDelete-{example_stage}"
     assert properties["StateMachineType"] == "STANDARD"
     assert properties["RoleArn"] == {"Fn::GetAtt": ["PackageDeleteStateMachineRole", "Arn"]}
     assert properties["LoggingConfiguration"] == {
@@ -96,18 +61,15 @@ def test_example_state_machine(algorithms: Template) -> None:
             }
         ],
     }
-    stage_name = name.removeprefix("PackageDelete-")
     assert properties["Tags"] == [
         {"Key": "service", "Value": "algorithms"},
-        {"Key": "stage", "Value": stage_name},
+        {"Key": "stage", "Value": example_stage},
         {"Key": "owner", "Value": "algorithms-team"},
     ]
 
 
-def test_example_definition_substitutes_the_functions(algorithms: Template) -> None:
-    definition = algorithms["Resources"]["PackageDeleteStateMachine"]["Properties"][
-        "DefinitionString"
-    ]
+def test_example_definition_substitutes_the_functions(example: Template) -> None:
+    definition = example["Resources"]["PackageDeleteStateMachine"]["Properties"]["DefinitionString"]
     # Only Fn::GetAtt inside: written in place, no variable map needed.
     assert list(definition) == ["Fn::Sub"]
     text = definition["Fn::Sub"]
@@ -126,17 +88,15 @@ def test_example_definition_substitutes_the_functions(algorithms: Template) -> N
 
 
 def test_example_role_invokes_exactly_its_two_functions_and_delivers_logs(
-    algorithms: Template,
+    example: Template, example_stage: str
 ) -> None:
-    role = algorithms["Resources"]["PackageDeleteStateMachineRole"]
+    role = example["Resources"]["PackageDeleteStateMachineRole"]
     assert role["Properties"]["AssumeRolePolicyDocument"] == STATES_ROLE
-    stage = algorithms["Resources"]["PackageDeleteStateMachine"]["Properties"][
-        "StateMachineName"
-    ].removeprefix("PackageDelete-")
-    assert role["Properties"]["Policies"][0]["PolicyName"] == f"{stage}-algorithms-statemachine"
-    delete = {"Fn::GetAtt": ["PackageDashdeleteLambdaFunction", "Arn"]}
-    status = {"Fn::GetAtt": ["PackageDashstatusLambdaFunction", "Arn"]}
-    assert statements(algorithms, "PackageDeleteStateMachineRole") == [
+    policy_name = role["Properties"]["Policies"][0]["PolicyName"]
+    assert policy_name == f"{example_stage}-algorithms-statemachine"
+    delete = function_arn("PackageDashdelete")
+    status = function_arn("PackageDashstatus")
+    assert role_statements(example, "PackageDeleteStateMachineRole") == [
         {
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
@@ -146,10 +106,9 @@ def test_example_role_invokes_exactly_its_two_functions_and_delivers_logs(
     ]
 
 
-def test_example_state_machine_alarms(algorithms: Template) -> None:
-    resources = algorithms["Resources"]
-    name = resources["PackageDeleteStateMachine"]["Properties"]["StateMachineName"]
-    stage = name.removeprefix("PackageDelete-")
+def test_example_state_machine_alarms(example: Template, example_stage: str) -> None:
+    resources = example["Resources"]
+    name = f"PackageDelete-{example_stage}"
     expected = {
         "ExecutionsTimedOut": "executions timed out",
         "ExecutionsFailed": "executions failed",
@@ -169,7 +128,7 @@ def test_example_state_machine_alarms(algorithms: Template) -> None:
         assert alarm["Properties"] == {
             "Namespace": "AWS/States",
             "MetricName": metric,
-            "AlarmDescription": f"{name}[{stage}][eu-west-1]: {description}",
+            "AlarmDescription": f"{name}[{example_stage}][eu-west-1]: {description}",
             "Threshold": 1,
             "Period": 60,
             "EvaluationPeriods": 1,
@@ -177,7 +136,7 @@ def test_example_state_machine_alarms(algorithms: Template) -> None:
             "Statistic": "Sum",
             "OKActions": [],
             # The topic ARN's #{AWS::Region} became Fn::Sub (serverless-pseudo-parameters).
-            "AlarmActions": [{"Fn::Sub": f"{topic_prefix}:algorithms-{stage}-alerts"}],
+            "AlarmActions": [{"Fn::Sub": f"{topic_prefix}:algorithms-{example_stage}-alerts"}],
             "InsufficientDataActions": [],
             "TreatMissingData": "notBreaching",
             "Dimensions": [
@@ -186,23 +145,19 @@ def test_example_state_machine_alarms(algorithms: Template) -> None:
         }
 
 
-def test_example_state_machine_output(algorithms: Template) -> None:
-    stage = algorithms["Resources"]["PackageDeleteStateMachine"]["Properties"][
-        "StateMachineName"
-    ].removeprefix("PackageDelete-")
-    assert algorithms["Outputs"]["PackageDeleteStateMachineArn"] == {
+def test_example_state_machine_output(example: Template, example_stage: str) -> None:
+    assert example["Outputs"]["PackageDeleteStateMachineArn"] == {
         "Value": {"Ref": "PackageDeleteStateMachine"},
         "Description": "Current StateMachine Arn",
-        "Export": {"Name": f"sls-algorithms-{stage}-PackageDeleteStateMachineArn"},
+        "Export": {"Name": f"sls-algorithms-{example_stage}-PackageDeleteStateMachineArn"},
     }
 
 
-def test_example_http_event_is_compiled_by_the_api(algorithms: Template) -> None:
+def test_example_http_event_is_compiled_by_the_api(example: Template) -> None:
     methods = [
         resource
-        for resource in algorithms["Resources"].values()
-        if resource["Type"] == "AWS::ApiGateway::Method"
-        and resource["Properties"].get("HttpMethod") == "DELETE"
+        for resource in resources_of_type(example, "AWS::ApiGateway::Method").values()
+        if resource["Properties"].get("HttpMethod") == "DELETE"
     ]
     assert len(methods) == 1
 
@@ -229,7 +184,7 @@ def test_minimal_machine(compile_project: Compile) -> None:
         {"Key": "cost-center", "Value": "42"},
     ]
     # No Task: like the Step Functions console, a role that may do nothing.
-    assert statements(template, "HelloDashworldStepFunctionsStateMachineRole") == DENY_ALL
+    assert role_statements(template, "HelloDashworldStepFunctionsStateMachineRole") == DENY_ALL
     assert template["Outputs"]["HelloDashworldStepFunctionsStateMachineArn"] == {
         "Value": {"Ref": "HelloDashworldStepFunctionsStateMachine"},
         "Description": "Current StateMachine Arn",
@@ -276,7 +231,7 @@ def test_definition_without_intrinsics_is_left_to_pseudo_parameters(
         "FunctionName": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:function:relay",
         "Payload": {"note": "costs ${!price}"},
     }
-    assert statements(template, "RelayStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "RelayStepFunctionsStateMachineRole") == [
         {
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
@@ -321,11 +276,7 @@ def test_an_intrinsic_number_field_stays_a_number(tmp_path: Path) -> None:
 
 def test_exact_version_calls_the_current_version(compile_project: Compile) -> None:
     template = compile_project("sm-exact-version")
-    versions = [
-        logical_id
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Lambda::Version"
-    ]
+    versions = list(resources_of_type(template, "AWS::Lambda::Version"))
     assert len(versions) == 1
     definition = template["Resources"]["PinnedStepFunctionsStateMachine"]["Properties"][
         "DefinitionString"
@@ -334,22 +285,21 @@ def test_exact_version_calls_the_current_version(compile_project: Compile) -> No
         f"${{{versions[0]}}}"
     )
     # Invoking a version needs the function's `:*` grant, which the role has.
-    worker = {"Fn::GetAtt": ["WorkerLambdaFunction", "Arn"]}
-    assert statements(template, "PinnedStepFunctionsStateMachineRole") == [
+    worker = function_arn("Worker")
+    assert role_statements(template, "PinnedStepFunctionsStateMachineRole") == [
         {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": invoke(worker)}
     ]
 
 
-def test_a_name_that_is_no_logical_id_is_an_error(compile_project: Compile) -> None:
-    error = failure(compile_project, "sm-bad-logical-id")
-    problem = error.problems[0]
+def test_a_name_that_is_no_logical_id_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-bad-logical-id")
     assert problem.path == ("stepFunctions", "stateMachines", "flow", "name")
     assert "'Badid.flow.v2'" in problem.message
     assert problem.location is not None and problem.location.line == 16
 
 
-def test_two_machines_with_one_logical_id_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "sm-duplicate-id").problems[0]
+def test_two_machines_with_one_logical_id_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-duplicate-id")
     assert problem.path == ("stepFunctions", "stateMachines", "second")
     assert "already that of state machine 'first'" in problem.message
 
@@ -392,13 +342,13 @@ def test_logging_configuration(compile_project: Compile) -> None:
             {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["AuditedLogs", "Arn"]}}}
         ],
     }
-    assert statements(template, "AuditedStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "AuditedStepFunctionsStateMachineRole") == [
         {"Effect": "Allow", "Action": LOG_DELIVERY, "Resource": "*"}
     ]
 
 
-def test_log_level_without_destination_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "sm-logging-no-destination").problems[0]
+def test_log_level_without_destination_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-logging-no-destination")
     assert problem.path == ("stepFunctions", "stateMachines", "audited", "loggingConfig")
     assert problem.message == "level ERROR needs a log group in destinations"
 
@@ -469,8 +419,8 @@ def test_alarm_overrides_topics_and_name_template(compile_project: Compile) -> N
     assert unnamed["AlarmDescription"] == "unnamed[dev][eu-west-1]: executions were aborted"
 
 
-def test_unknown_alarm_name_placeholder_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "sm-alarms-bad-template").problems[0]
+def test_unknown_alarm_name_placeholder_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-alarms-bad-template")
     assert problem.path == ("stepFunctions", "stateMachines", "flow", "alarms", "metrics", 0)
     assert "$[stage]" in problem.message
 
@@ -485,7 +435,7 @@ def test_activities(compile_project: Compile) -> None:
         "Ref": "ManualDashreviewStepFunctionsActivity"
     }
     # A Task on an activity is worked by the activity's poller: no permission is needed.
-    assert statements(template, "ReviewStepFunctionsStateMachineRole") == DENY_ALL
+    assert role_statements(template, "ReviewStepFunctionsStateMachineRole") == DENY_ALL
     definition = template["Resources"]["ReviewStepFunctionsStateMachine"]["Properties"][
         "DefinitionString"
     ]
@@ -494,8 +444,8 @@ def test_activities(compile_project: Compile) -> None:
     )
 
 
-def test_notifications_are_refused_not_dropped(compile_project: Compile) -> None:
-    problem = failure(compile_project, "sm-notifications").problems[0]
+def test_notifications_are_refused_not_dropped(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-notifications")
     assert problem.path == ("stepFunctions", "stateMachines", "flow", "notifications")
 
 

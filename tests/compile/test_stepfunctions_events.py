@@ -3,15 +3,9 @@ eventBridge and cloudwatchEvent rules, and the roles they assume."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
+from conftest import Compile, OnlyProblem
 
 
 def test_schedules(compile_project: Compile) -> None:
@@ -118,10 +112,8 @@ def test_event_rules(compile_project: Compile) -> None:
     assert role["Policies"][0]["PolicyName"] == "dev-eu-west-1-eventrules-on-upload-event"
 
 
-def test_input_that_is_not_json_is_an_error(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("sm-schedule-input-not-json")
-    (problem,) = caught.value.problems
+def test_input_that_is_not_json_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-schedule-input-not-json")
     assert problem.path == (
         "stepFunctions",
         "stateMachines",
@@ -134,10 +126,8 @@ def test_input_that_is_not_json_is_an_error(compile_project: Compile) -> None:
     assert problem.location is not None and problem.location.line == 19
 
 
-def test_unknown_event_rule_key_is_an_error(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("sm-event-rule-unknown-key")
-    (problem,) = caught.value.problems
+def test_unknown_event_rule_key_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-event-rule-unknown-key")
     assert problem.path == (
         "stepFunctions",
         "stateMachines",

@@ -4,59 +4,36 @@ request templates, and integration and method responses from ``responses`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import (
+    Compile,
+    OnlyProblem,
+    Template,
+    method,
+    resources_of_type,
+    role_statements,
+    service_uri,
+)
 
 from basegear.compile.http import FORM_BODY_MACRO, PAIRS_MACRO
 from basegear.compile.stepfunctions_http import DEFAULT_TEMPLATE, PROXY_TEMPLATES
-from basegear.errors import ConfigError
 
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
 API = {"Ref": "ApiGatewayRestApi"}
 ROLE_ARN = {"Fn::GetAtt": ["ApigatewayToStepFunctionsRole", "Arn"]}
 
 
 def states_uri(action: str) -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":apigateway:",
-                {"Ref": "AWS::Region"},
-                f":states:action/{action}",
-            ],
-        ]
-    }
+    return service_uri(f":states:action/{action}")
 
 
 def default_template(machine_id: str) -> dict[str, Any]:
     return {"Fn::Sub": [DEFAULT_TEMPLATE, {"StateMachineArn": {"Ref": machine_id}}]}
 
 
-def method(template: Template, logical_id: str) -> dict[str, Any]:
-    resource = template["Resources"][logical_id]
-    assert resource["Type"] == "AWS::ApiGateway::Method"
-    properties: dict[str, Any] = resource["Properties"]
-    return properties
-
-
 # ---------------------------------------------------------------------------------------------
 # The algorithms example
-
-
-@pytest.fixture(params=["dev", "prod"])
-def algorithms(request: pytest.FixtureRequest, compile_project: Compile) -> tuple[str, Template]:
-    """The example's stage and template."""
-    stage: str = request.param
-    return stage, compile_project(EXAMPLE, stage=stage)
 
 
 REQUEST_TEMPLATE = (
@@ -86,10 +63,9 @@ ERROR_TEMPLATE = (
 
 
 def test_example_delete_algorithm_starts_the_package_delete_machine(
-    algorithms: tuple[str, Template],
+    example: Template, example_stage: str
 ) -> None:
-    stage, template = algorithms
-    resource = template["Resources"]["ApiGatewayMethodV1AlgorithmDelete"]
+    resource = example["Resources"]["ApiGatewayMethodV1AlgorithmDelete"]
     assert "DependsOn" not in resource
     assert resource["Properties"] == {
         "HttpMethod": "DELETE",
@@ -107,7 +83,7 @@ def test_example_delete_algorithm_starts_the_package_delete_machine(
             "RequestTemplates": {
                 # The user's template verbatim, its #{AWS::…} turned into a substitution.
                 "application/json": {
-                    "Fn::Sub": REQUEST_TEMPLATE.replace("{stage}", stage),
+                    "Fn::Sub": REQUEST_TEMPLATE.replace("{stage}", example_stage),
                 },
                 "application/x-www-form-urlencoded": default_template("PackageDeleteStateMachine"),
             },
@@ -133,9 +109,8 @@ def test_example_delete_algorithm_starts_the_package_delete_machine(
     }
 
 
-def test_example_path_resources(algorithms: tuple[str, Template]) -> None:
-    stage, template = algorithms
-    resources = template["Resources"]
+def test_example_path_resources(example: Template, example_stage: str) -> None:
+    resources = example["Resources"]
     assert resources["ApiGatewayResourceV1"]["Properties"] == {
         "ParentId": {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]},
         "PathPart": "v1",
@@ -146,13 +121,11 @@ def test_example_path_resources(algorithms: tuple[str, Template]) -> None:
         "PathPart": "algorithm",
         "RestApiId": API,
     }
-    assert resources["ApiGatewayRestApi"]["Properties"]["Name"] == f"{stage}-algorithms"
+    assert resources["ApiGatewayRestApi"]["Properties"]["Name"] == f"{example_stage}-algorithms"
 
 
-def test_example_role_may_start_only_the_package_delete_machine(
-    algorithms: tuple[str, Template],
-) -> None:
-    role = algorithms[1]["Resources"]["ApigatewayToStepFunctionsRole"]
+def test_example_role_may_start_only_the_package_delete_machine(example: Template) -> None:
+    role = example["Resources"]["ApigatewayToStepFunctionsRole"]
     assert role == {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -186,41 +159,36 @@ def test_example_role_may_start_only_the_package_delete_machine(
 
 
 @pytest.mark.parametrize(
-    ("stage", "rate", "burst", "value"),
+    ("example_stage", "rate", "burst", "value"),
     [
         ("dev", 10, 20, "algorithms-dev-4f7c1e9a2b6d8035"),
         ("prod", 50, 100, "algorithms-prod-9b2e7d4c1a6f3058"),
     ],
 )
 def test_example_api_key_and_usage_plan_per_stage(
-    stage: str, rate: int, burst: int, value: str, compile_project: Compile
+    example: Template, example_stage: str, rate: int, burst: int, value: str
 ) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    resources = template["Resources"]
-    (deployment,) = [
-        logical_id
-        for logical_id, resource in resources.items()
-        if resource["Type"] == "AWS::ApiGateway::Deployment"
-    ]
+    resources = example["Resources"]
+    (deployment,) = resources_of_type(example, "AWS::ApiGateway::Deployment")
     assert resources[deployment]["DependsOn"] == ["ApiGatewayMethodV1AlgorithmDelete"]
-    assert resources[deployment]["Properties"]["StageName"] == stage
+    assert resources[deployment]["Properties"]["StageName"] == example_stage
     assert resources["ApiGatewayApiKey1"] == {
         "Type": "AWS::ApiGateway::ApiKey",
         "DependsOn": deployment,
         "Properties": {
             "Enabled": True,
-            "Name": f"algorithms-{stage}-key",
+            "Name": f"algorithms-{example_stage}-key",
             "Value": value,
-            "StageKeys": [{"RestApiId": API, "StageName": stage}],
+            "StageKeys": [{"RestApiId": API, "StageName": example_stage}],
         },
     }
     assert resources["ApiGatewayUsagePlan"] == {
         "Type": "AWS::ApiGateway::UsagePlan",
         "DependsOn": deployment,
         "Properties": {
-            "ApiStages": [{"ApiId": API, "Stage": stage}],
-            "Description": f"Usage plan for algorithms {stage} stage",
-            "UsagePlanName": f"algorithms-{stage}",
+            "ApiStages": [{"ApiId": API, "Stage": example_stage}],
+            "Description": f"Usage plan for algorithms {example_stage} stage",
+            "UsagePlanName": f"algorithms-{example_stage}",
             "Throttle": {"RateLimit": rate, "BurstLimit": burst},
         },
     }
@@ -229,8 +197,8 @@ def test_example_api_key_and_usage_plan_per_stage(
         "KeyType": "API_KEY",
         "UsagePlanId": {"Ref": "ApiGatewayUsagePlan"},
     }
-    assert template["Outputs"]["ServiceEndpoint"]["Export"] == {
-        "Name": f"sls-algorithms-{stage}-ServiceEndpoint"
+    assert example["Outputs"]["ServiceEndpoint"]["Export"] == {
+        "Name": f"sls-algorithms-{example_stage}-ServiceEndpoint"
     }
 
 
@@ -316,9 +284,7 @@ def test_an_explicit_action_passes_the_request_through(flows: Template) -> None:
 
 
 def test_role_statements_per_machine_and_action(flows: Template) -> None:
-    role = flows["Resources"]["ApigatewayToStepFunctionsRole"]["Properties"]
-    (policy,) = role["Policies"]
-    assert policy["PolicyDocument"]["Statement"] == [
+    assert role_statements(flows, "ApigatewayToStepFunctionsRole") == [
         {
             "Effect": "Allow",
             "Action": ["states:StartExecution"],
@@ -437,11 +403,8 @@ def test_responses_declare_a_method_response_for_each_status(flows: Template) ->
     ]
 
 
-def test_two_responses_for_one_status_are_an_error(compile_project: Compile) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project("api-error-sfn-duplicate-status")
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(
+def test_two_responses_for_one_status_are_an_error(only_problem: OnlyProblem) -> None:
+    assert str(only_problem("api-error-sfn-duplicate-status")).endswith(
         "api-error-sfn-duplicate-status/serverless.yml:16:19: "
         "stepFunctions.stateMachines.orders.events[0].http.response.statusCodes.400: status code "
         "400 already has a response; give each status one"

@@ -4,50 +4,15 @@ tracing and a customer managed key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-
-LOG_DELIVERY = [
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-]
-DENY_ALL = [{"Effect": "Deny", "Action": "*", "Resource": "*"}]
-
-
-def statements(template: Template, role_id: str) -> list[dict[str, Any]]:
-    role = template["Resources"][role_id]
-    assert role["Type"] == "AWS::IAM::Role"
-    policies = role["Properties"]["Policies"]
-    assert len(policies) == 1
-    result: list[dict[str, Any]] = policies[0]["PolicyDocument"]["Statement"]
-    return result
-
-
-def invoke(function: Any) -> list[Any]:
-    """A function and its versions and aliases, as the derived role grants them."""
-    if isinstance(function, str):
-        return [function, f"{function}:*"]
-    return [function, {"Fn::Sub": ["${FunctionArn}:*", {"FunctionArn": function}]}]
-
-
-def failure(compile_project: Compile, project: str) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    assert len(caught.value.problems) == 1
-    return caught.value
+from conftest import (
+    DENY_ALL,
+    LOG_DELIVERY,
+    Compile,
+    OnlyProblem,
+    function_arn,
+    invoke,
+    role_statements,
+)
 
 
 def by_name(arn_suffix: str) -> dict[str, str]:
@@ -56,10 +21,10 @@ def by_name(arn_suffix: str) -> dict[str, str]:
 
 def test_lambda_task_permissions(compile_project: Compile) -> None:
     template = compile_project("sm-iam-lambda")
-    worker_arn = {"Fn::GetAtt": ["WorkerLambdaFunction", "Arn"]}
+    worker_arn = function_arn("Worker")
     worker_name = {"Ref": "WorkerLambdaFunction"}
     account_function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
-    assert statements(template, "DirectStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "DirectStepFunctionsStateMachineRole") == [
         {
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
@@ -78,7 +43,7 @@ def test_lambda_task_permissions(compile_project: Compile) -> None:
             ],
         }
     ]
-    assert statements(template, "InvokeStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "InvokeStepFunctionsStateMachineRole") == [
         {
             "Effect": "Allow",
             "Action": ["lambda:InvokeFunction"],
@@ -93,7 +58,7 @@ def test_lambda_task_permissions(compile_project: Compile) -> None:
         }
     ]
     # FunctionName.$ (inside a Map) is chosen at run time: only * can cover it.
-    assert statements(template, "DynamicStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "DynamicStepFunctionsStateMachineRole") == [
         {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "*"}
     ]
 
@@ -102,7 +67,7 @@ def test_service_integration_permissions(compile_project: Compile) -> None:
     template = compile_project("sm-iam-services")
     account = "${AWS::Region}:${AWS::AccountId}"
     table = f"arn:${{AWS::Partition}}:dynamodb:{account}:table/"
-    assert statements(template, "ParentStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "ParentStepFunctionsStateMachineRole") == [
         {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [{"Ref": "Topic"}]},
         {
             "Effect": "Allow",
@@ -186,11 +151,11 @@ def test_service_integration_permissions(compile_project: Compile) -> None:
     ]
     parent = template["Resources"]["ParentStepFunctionsStateMachine"]["Properties"]
     assert parent["TracingConfiguration"] == {"Enabled": True}
-    assert statements(template, "IamservicesDashchildRole") == DENY_ALL
+    assert role_statements(template, "IamservicesDashchildRole") == DENY_ALL
 
 
-def test_underivable_task_is_an_error(compile_project: Compile) -> None:
-    problem = failure(compile_project, "sm-iam-unknown").problems[0]
+def test_underivable_task_is_an_error(only_problem: OnlyProblem) -> None:
+    problem = only_problem("sm-iam-unknown")
     assert problem.path == (
         "stepFunctions",
         "stateMachines",
@@ -210,7 +175,7 @@ def test_iam_role_statements_join_the_role(compile_project: Compile) -> None:
     role = template["Resources"]["EtlStepFunctionsStateMachineRole"]["Properties"]
     assert role["Path"] == "/flows/"
     assert role["PermissionsBoundary"] == "arn:aws:iam::123456789012:policy/boundary"
-    assert statements(template, "EtlStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "EtlStepFunctionsStateMachineRole") == [
         {
             "Effect": "Allow",
             "Action": ["glue:StartJobRun", "glue:GetJobRun"],
@@ -228,6 +193,6 @@ def test_customer_managed_key(compile_project: Compile) -> None:
         "KmsKeyId": key,
         "KmsDataKeyReusePeriodSeconds": 300,
     }
-    assert statements(template, "SealedStepFunctionsStateMachineRole") == [
+    assert role_statements(template, "SealedStepFunctionsStateMachineRole") == [
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key]}
     ]

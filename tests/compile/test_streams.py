@@ -4,17 +4,17 @@ the statements the execution role needs, and located errors."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from basegear.errors import ConfigError
-
-Template = dict[str, Any]
-Compile = Callable[..., Template]
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "algorithms"
+from conftest import (
+    Compile,
+    OnlyProblem,
+    Template,
+    function_arn,
+    resources_of_type,
+    role_statements,
+)
 
 ORDERS = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
 CUSTOMERS = "arn:aws:dynamodb:eu-west-1:123456789012:table/customers/stream/2024-01-01T00:00:00.000"
@@ -35,17 +35,7 @@ KINESIS_READ = [
 
 
 def mappings(template: Template) -> dict[str, Template]:
-    return {
-        logical_id: resource
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
-    }
-
-
-def role_statements(template: Template) -> list[Template]:
-    role = template["Resources"]["IamRoleLambdaExecution"]["Properties"]
-    statements: list[Template] = role["Policies"][0]["PolicyDocument"]["Statement"]
-    return statements
+    return resources_of_type(template, "AWS::Lambda::EventSourceMapping")
 
 
 def allowed(template: Template, action: str) -> list[Any]:
@@ -66,7 +56,7 @@ def test_every_option_of_a_dynamodb_stream(compile_project: Compile) -> None:
         "BatchSize": 100,
         "Enabled": False,
         "EventSourceArn": {"Fn::GetAtt": ["OrdersTable", "StreamArn"]},
-        "FunctionName": {"Fn::GetAtt": ["ProcessDashordersLambdaFunction", "Arn"]},
+        "FunctionName": function_arn("ProcessDashorders"),
         "ParallelizationFactor": 4,
         "StartingPosition": "LATEST",
         "MaximumBatchingWindowInSeconds": 5,
@@ -119,7 +109,7 @@ def test_two_stream_events_on_one_table_make_two_mappings(compile_project: Compi
         "BatchSize": 100,
         "Enabled": True,
         "EventSourceArn": ORDERS,
-        "FunctionName": {"Fn::GetAtt": ["ProcessLambdaFunction", "Arn"]},
+        "FunctionName": function_arn("Process"),
         "StartingPosition": "LATEST",
         "MaximumBatchingWindowInSeconds": 3,
         "MaximumRetryAttempts": 10,
@@ -131,7 +121,7 @@ def test_two_stream_events_on_one_table_make_two_mappings(compile_project: Compi
         "BatchSize": 1,
         "Enabled": True,
         "EventSourceArn": ORDERS,
-        "FunctionName": {"Fn::GetAtt": ["ProcessLambdaFunction", "Arn"]},
+        "FunctionName": function_arn("Process"),
         "StartingPosition": "TRIM_HORIZON",
         "DestinationConfig": {
             "OnFailure": {"Destination": "arn:aws:sns:eu-west-1:123456789012:process-removals"}
@@ -233,25 +223,24 @@ def test_alias_targets(compile_project: Compile) -> None:
     mapping = mappings(compile_project("ev-alias-targets"))["SnappyEventSourceMappingDynamodbWarm"]
     assert mapping["DependsOn"] == ["IamRoleLambdaExecution", "SnappySnapStartLambdaAlias"]
     assert mapping["Properties"]["FunctionName"] == {
-        "Fn::Join": [":", [{"Fn::GetAtt": ["SnappyLambdaFunction", "Arn"]}, "snapstart"]]
+        "Fn::Join": [":", [function_arn("Snappy"), "snapstart"]]
     }
 
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_the_example_stream_processor(compile_project: Compile, stage: str) -> None:
-    template = compile_project(EXAMPLE, stage=stage)
-    stream = {"Fn::ImportValue": f"algorithms-static-{stage}-UploadsTableStreamArn"}
+def test_the_example_stream_processor(example: Template, example_stage: str) -> None:
+    stream = {"Fn::ImportValue": f"algorithms-static-{example_stage}-UploadsTableStreamArn"}
     logical_id = (
-        f"StreamDashprocessorEventSourceMappingDynamodbAlgorithmsstatic{stage}UploadsTableStreamArn"
+        "StreamDashprocessorEventSourceMappingDynamodb"
+        f"Algorithmsstatic{example_stage}UploadsTableStreamArn"
     )
-    assert list(mappings(template)) == [logical_id]
-    mapping = template["Resources"][logical_id]
+    assert list(mappings(example)) == [logical_id]
+    mapping = example["Resources"][logical_id]
     assert mapping["DependsOn"] == ["IamRoleLambdaExecution"]
     assert mapping["Properties"] == {
-        "BatchSize": 10 if stage == "dev" else 50,
+        "BatchSize": 10 if example_stage == "dev" else 50,
         "Enabled": True,
         "EventSourceArn": stream,
-        "FunctionName": {"Fn::GetAtt": ["StreamDashprocessorLambdaFunction", "Arn"]},
+        "FunctionName": function_arn("StreamDashprocessor"),
         "StartingPosition": "LATEST",
         "MaximumBatchingWindowInSeconds": 3,
         "MaximumRetryAttempts": 10,
@@ -269,8 +258,8 @@ def test_the_example_stream_processor(compile_project: Compile, stage: str) -> N
             ]
         },
     }
-    assert allowed(template, "dynamodb:GetShardIterator") == [stream]
-    assert allowed(template, "sqs:SendMessage")[-1] == {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}
+    assert allowed(example, "dynamodb:GetShardIterator") == [stream]
+    assert allowed(example, "sqs:SendMessage")[-1] == {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]}
 
 
 @pytest.mark.parametrize(
@@ -299,9 +288,6 @@ def test_the_example_stream_processor(compile_project: Compile, stage: str) -> N
     ],
 )
 def test_mistakes_are_located(
-    compile_project: Compile, project: str, where: str, message: str
+    only_problem: OnlyProblem, project: str, where: str, message: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        compile_project(project)
-    (problem,) = caught.value.problems
-    assert str(problem).endswith(f"{project}/serverless.yml:{where}: {message}")
+    assert str(only_problem(project)).endswith(f"{project}/serverless.yml:{where}: {message}")
