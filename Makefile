@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The example in the local cloud on 127.0.0.1:4566, until Ctrl-C: its static stack first (the
+# service imports its exports), then the service.
 up: $(STAMP)
-	$(BIN)/gear validate $(EXAMPLE) --stage dev
-	$(BIN)/gear validate $(EXAMPLE) --stage prod
-	$(BIN)/gear print $(EXAMPLE) --stage prod
+	$(BIN)/gear up $(EXAMPLE)/static $(EXAMPLE)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest
@@ -30,6 +30,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/config_load.py
 	$(BIN)/python bench/package.py
+	$(BIN)/python bench/cloud.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

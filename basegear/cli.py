@@ -36,6 +36,21 @@ _KNOWN = {
     "--debug",
     "--help",
     "--version",
+    # deploy, up and the commands that talk to a running cloud
+    "--endpoint",
+    "--allow-replace",
+    "--allow-destroy",
+    "--force",
+    "--port",
+    "--host",
+    "--state-dir",
+    "--fresh",
+    "--detach",
+    "--function",
+    "--data",
+    "--path",
+    "--type",
+    "--tail",
 }
 
 
@@ -232,6 +247,229 @@ def package_command(
     for change in changes:
         console.out().print(str(change), markup=False)
     console.out().print(f"{console.plural(len(changes), 'resource')} differ", markup=False)
+
+
+def _endpoint_option(command: Any) -> Any:
+    return click.option(
+        "--endpoint",
+        metavar="URL",
+        help="The cloud to talk to (default: the one gear up runs here, else "
+        "http://127.0.0.1:4566).",
+    )(command)
+
+
+@gear.command(help="Deploy the service: build, plan, guard, execute (default: the local cloud).")
+@_service_options
+@_endpoint_option
+@click.option(
+    "--allow-replace",
+    "--allow-destroy",
+    "allowed",
+    multiple=True,
+    metavar="LOGICAL_ID",
+    help="Let the plan replace or delete this stateful resource (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Let the plan replace or delete any resource.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), help="Where to build zips and template."
+)
+def deploy(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    endpoint: str | None,
+    allowed: tuple[str, ...],
+    force: bool,
+    out_dir: Path | None,
+) -> None:
+    from basegear.config.service import load_service
+    from basegear.deploy import ConsoleReport, Deployer, DeployOptions, local_target
+
+    loaded = load_service(path, _options(stage, region, params))
+    if loaded.warnings:
+        console.show_problems(loaded.warnings)
+    target = local_target(loaded.model.provider.region, endpoint)
+    options = DeployOptions(frozenset(allowed), force, out_dir)
+    result = Deployer(target, report=ConsoleReport()).deploy(loaded, options)
+    console.show_valid(
+        f"{result.stack_name} {result.outcome} at {target.where} in {result.seconds:.2f} s",
+        label="deployed",
+    )
+
+
+@gear.command(
+    help="Start the local cloud, deploy the services into it (in the order given: a service "
+    "that imports another's exports comes after it) and serve until Ctrl-C.",
+)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--stage", "-s", help="The stage (${opt:stage}).")
+@click.option("--region", "-r", help="The AWS region (${opt:region}).")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    callback=_parse_params,
+    metavar="KEY=VALUE",
+    help="A ${param:key} value (repeatable).",
+)
+@click.option("--port", "-p", type=int, default=4566, show_default=True, help="0: any free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen on this address.")
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    help="Where the cloud keeps its state (default: <last service>/.gear/state).",
+)
+@click.option("--fresh", is_flag=True, help="Start from an empty state.")
+@click.option("--detach", "-d", is_flag=True, help="Run in the background; stop with gear down.")
+def up(
+    paths: tuple[Path, ...],
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    port: int,
+    host: str,
+    state_dir: Path | None,
+    fresh: bool,
+    detach: bool,
+) -> None:
+    from basegear.cloud.up import Up, UpOptions, start_detached
+
+    folders = paths or (Path("."),)
+    if detach:
+        record = start_detached(
+            _up_arguments(folders, stage, region, params, port, host, state_dir, fresh), Path(".")
+        )
+        if record.log_file:
+            sys.stdout.write(Path(record.log_file).read_text(errors="replace"))
+        console.show_valid(f"{record.endpoint_url} (pid {record.pid})", label="running")
+        return
+    options = UpOptions(
+        folders=tuple(folders),
+        options=_options(stage, region, params),
+        host=host,
+        port=port,
+        state_dir=state_dir,
+        fresh=fresh,
+    )
+    Up(options).run()
+
+
+def _up_arguments(
+    folders: Sequence[Path],
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    port: int,
+    host: str,
+    state_dir: Path | None,
+    fresh: bool,
+) -> list[str]:
+    """``gear up``'s arguments again, for the detached child."""
+    arguments = [str(folder) for folder in folders]
+    arguments += ["--port", str(port), "--host", host]
+    if stage:
+        arguments += ["--stage", stage]
+    if region:
+        arguments += ["--region", region]
+    for key, value in params.items():
+        arguments += ["--param", f"{key}={value}"]
+    if state_dir is not None:
+        arguments += ["--state-dir", str(state_dir)]
+    if fresh:
+        arguments.append("--fresh")
+    for key, value in click.get_current_context().obj["extra"].items():
+        arguments += [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    return arguments
+
+
+@gear.command(help="Stop the local cloud gear up runs from this folder.")
+def down() -> None:
+    from basegear.cloud.up import stop_running
+
+    stopped = stop_running(Path("."))
+    if stopped is None:
+        console.show_valid("no local cloud is running from this folder", label="down")
+    else:
+        console.show_valid(f"stopped the local cloud (pid {stopped.pid})", label="down")
+
+
+@gear.command(help="Whether a local cloud is running, and its stacks.")
+@_endpoint_option
+@click.option("--region", "-r", "regions", multiple=True, help="List this region's stacks.")
+def status(endpoint: str | None, regions: tuple[str, ...]) -> None:
+    from basegear.cloud.status import show_status
+
+    show_status(Path("."), endpoint, regions)
+
+
+@gear.command(help="Invoke a deployed function and print what it returned.")
+@_service_options
+@_endpoint_option
+@click.option("--function", "-f", "function", required=True, help="Its key or deployed name.")
+@click.option("--data", "-d", help="The event, as JSON.")
+@click.option(
+    "--path", "event_file", type=click.Path(path_type=Path), help="The event, from a JSON file."
+)
+@click.option(
+    "--type",
+    "-t",
+    "invocation_type",
+    type=click.Choice(["RequestResponse", "Event", "DryRun"]),
+    default="RequestResponse",
+    show_default=True,
+)
+def invoke(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    endpoint: str | None,
+    function: str,
+    data: str | None,
+    event_file: Path | None,
+    invocation_type: str,
+) -> None:
+    from basegear.deploy import functions, local_target
+
+    payload = functions.read_payload(data, event_file)
+    ref = functions.function_ref(function, path, options=_options(stage, region, params))
+    answer = functions.invoke(local_target(ref.region, endpoint), ref, payload, invocation_type)
+    if answer.payload:
+        sys.stdout.write(answer.pretty() + "\n")
+    if answer.function_error:
+        raise GearError(
+            f"{ref.name} failed ({answer.function_error}): {answer.error_summary()}",
+            hint=f"its logs say more: gear logs -f {function}",
+        )
+    if invocation_type != "RequestResponse":
+        console.show_valid(f"{ref.name} ({invocation_type}, {answer.status})", label="invoked")
+
+
+@gear.command(help="Print a deployed function's logs (CloudWatch Logs).")
+@_service_options
+@_endpoint_option
+@click.option("--function", "-f", "function", required=True, help="Its key or deployed name.")
+@click.option("--tail", is_flag=True, help="Keep printing new events until Ctrl-C.")
+def logs(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    endpoint: str | None,
+    function: str,
+    tail: bool,
+) -> None:
+    from basegear.deploy import functions, local_target
+
+    ref = functions.function_ref(function, path, options=_options(stage, region, params))
+    target = local_target(ref.region, endpoint)
+    try:
+        for event in functions.read_logs(target, ref, follow=tail):
+            sys.stdout.write(functions.log_line(event) + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,9 @@ Use it from a ``conftest.py``::
 
 ``local_cloud`` is session-scoped: one cloud on an ephemeral 127.0.0.1 port for the whole test
 run (moto's state is per process anyway), so tests name their tables, queues and buckets
-uniquely, or call ``local_cloud.reset()``.
+uniquely, or call ``local_cloud.reset()``. It serves with BaseGear's own services
+(``server.StandardServices``): Lambda functions really run, and CloudFormation deploys stacks
+(``gear deploy --endpoint <local_cloud.endpoint_url>`` or ``basegear.deploy.Deployer``).
 
 Nothing reaches AWS: while the fixture is active, every ``AWS_*`` variable of the environment
 is removed (credentials, profile, config files, endpoints) and replaced by dummy credentials,
@@ -23,16 +25,18 @@ reads ``AWS_ENDPOINT_URL``: "Service-specific endpoints" in the AWS SDKs referen
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from basegear.cloud.protocol import Provider
 from basegear.cloud.routing import DEFAULT_REGION
-from basegear.cloud.server import LocalCloud, standard_providers
+from basegear.cloud.server import LocalCloud, StandardServices
 
 DUMMY_KEY = "testing"
 _MISSING_FILE = os.path.join(os.sep, "nonexistent", "basegear", "aws-config")
@@ -59,10 +63,11 @@ def client_config(**overrides: Any) -> Any:
 class CloudClients:
     """The running local cloud as a test sees it: its endpoint and boto3 clients for it."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: LocalCloud, services: StandardServices | None = None) -> None:
         import boto3
 
         self.cloud = cloud
+        self.services = services  # BaseGear's own: ``services.mappings``, ``services.lambdas``
         self.endpoint_url = cloud.endpoint_url
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_KEY,
@@ -121,13 +126,22 @@ def local_aws_environment(endpoint_url: str) -> Iterator[None]:
 def running_local_cloud(
     *, providers: Iterable[Provider] = (), port: int = 0, **options: Any
 ) -> Iterator[CloudClients]:
-    """A local cloud on an ephemeral loopback port with ``providers`` and then BaseGear's own,
-    in a scrubbed AWS environment, for as long as the ``with`` block runs."""
+    """A local cloud on an ephemeral loopback port with ``providers`` and then BaseGear's own
+    (``StandardServices``: Lambda, CloudFormation), in a scrubbed AWS environment, for as long
+    as the ``with`` block runs."""
     cloud = LocalCloud(port=port, providers=providers, **options)
-    for provider in standard_providers(cloud.endpoint_url):
-        cloud.add_provider(provider)
-    with cloud, local_aws_environment(cloud.endpoint_url):
-        yield CloudClients(cloud)
+    with tempfile.TemporaryDirectory(prefix="basegear-cloud-") as cache:
+        services = StandardServices(cloud.endpoint_url, cache_dir=Path(cache))
+        services.attach(cloud)
+        services.start()
+        try:
+            with cloud, local_aws_environment(cloud.endpoint_url):
+                try:
+                    yield CloudClients(cloud, services)
+                finally:
+                    services.close()  # before the cloud stops: invocations in flight answer
+        finally:
+            services.close()
 
 
 @pytest.fixture(scope="session")

@@ -23,16 +23,23 @@ moto answers on the loop for the services in :data:`INLINE_MOTO_SERVICES` — in
 never calls a function or the network — and in the pool for everything else: an SNS publish may
 run a Lambda function whose handler calls back into this gateway, which must then be free to
 answer.
+
+Durable state (``basegear/cloud/state``) sees the request path through one seam, the router's
+:class:`Recorder`: every routed request is offered to it before it is answered; for a request it
+records, the answer is handed back to it, and the response is sent (or returned to an in-process
+caller) only once the recording is durable. The pool runs each call in a copy of the request's
+``contextvars`` context, so what the recorder puts there is seen in whichever thread answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from basegear.cloud.error_responses import aws_error, error_response, protocol_of
@@ -57,6 +64,27 @@ INLINE_MOTO_SERVICES = frozenset({"dynamodb", "dynamodbstreams", "iam", "sts", "
 DYNAMODB_WRITES = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
+
+
+_T = TypeVar("_T")
+
+
+class Recording(Protocol):
+    """One request the recorder keeps (``basegear/cloud/state/recorder.py``)."""
+
+    def finish(self, response: AwsResponse | None) -> None:
+        """The answer (None if answering failed), in the thread or task that began it."""
+
+    async def durable(self) -> None:
+        """Return once the recorded answer survives a crash; raise if it cannot."""
+
+    def wait_durable(self) -> None:
+        """``durable`` for a thread."""
+
+
+class Recorder(Protocol):
+    def begin(self, request: AwsRequest) -> Recording | None:
+        """Called before ``request`` is answered; None: not recorded."""
 
 
 def moto_runs_inline(request: AwsRequest) -> bool:
@@ -109,6 +137,7 @@ class Router:
         self.moto = moto if moto is not None else MotoBackend()
         self._providers: dict[str, tuple[Provider, ...]] = {}
         self._lock = threading.Lock()
+        self.recorder: Recorder | None = None  # set by durable state while it records
         for provider in providers:
             self.add(provider)
 
@@ -128,8 +157,31 @@ class Router:
     def providers_for(self, service: str) -> tuple[Provider, ...]:
         return self._providers.get(service, ())
 
+    def all_providers(self) -> tuple[Provider, ...]:
+        """Every registered provider, each once (durable state looks for its components)."""
+        found = [p for providers in self._providers.values() for p in providers]
+        return tuple({id(p): p for p in found}.values())
+
     def dispatch(self, request: AwsRequest) -> AwsResponse:
-        """The answer to ``request`` in the calling thread (for in-process callers)."""
+        """The answer to ``request`` in the calling thread (for in-process callers); a recorded
+        answer is returned once it is durable."""
+        recorder = self.recorder
+        recording = recorder.begin(request) if recorder is not None else None
+        if recording is None:
+            return self._dispatch(request)
+        try:
+            response = self._dispatch(request)
+        except BaseException:
+            recording.finish(None)
+            raise
+        recording.finish(response)
+        try:
+            recording.wait_durable()
+        except Exception as error:
+            return _not_durable(request, error)
+        return response
+
+    def _dispatch(self, request: AwsRequest) -> AwsResponse:
         for provider in self.providers_for(request.service):
             response = _call_provider(provider, request)
             if response is not None:
@@ -199,7 +251,7 @@ class Gateway:
             if isinstance(parsed, AwsResponse):
                 response = parsed
             else:
-                response = await self._answer(parsed)
+                response = await self._recorded(parsed)
         except Exception as error:  # a bug of ours: answer it and keep serving
             LOG.exception("gateway failed on %s %s", method, scope.get("path"))
             response = error_response(
@@ -207,23 +259,54 @@ class Gateway:
             )
         await _send_response(send, response, head=method == "HEAD")
 
+    async def _recorded(self, request: AwsRequest) -> AwsResponse:
+        recorder = self.router.recorder
+        recording = recorder.begin(request) if recorder is not None else None
+        if recording is None:
+            return await self._answer(request)
+        try:
+            response = await self._answer(request)
+        except BaseException:
+            recording.finish(None)
+            raise
+        recording.finish(response)
+        try:
+            await recording.durable()
+        except Exception as error:
+            return _not_durable(request, error)
+        return response
+
     async def _answer(self, request: AwsRequest) -> AwsResponse:
-        loop = asyncio.get_running_loop()
         for provider in self.router.providers_for(request.service):
             handle_async = getattr(provider, "handle_async", None)
             if handle_async is not None:
                 answer = await _await_provider(handle_async, provider, request)
             elif getattr(provider, "blocking", True):
-                answer = await loop.run_in_executor(
-                    self._executor, _call_provider, provider, request
-                )
+                answer = await self._in_pool(_call_provider, provider, request)
             else:
                 answer = _call_provider(provider, request)
             if answer is not None:
                 return answer
         if moto_runs_inline(request):
             return self.router.moto.handle(request)
-        return await loop.run_in_executor(self._executor, self.router.moto.handle, request)
+        return await self._in_pool(self.router.moto.handle, request)
+
+    def _in_pool(self, function: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """``function(*args)`` in the pool, in a copy of this task's context."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, context.run, function, *args)
+
+
+def _not_durable(request: AwsRequest, error: Exception) -> AwsResponse:
+    """The write happened but could not be made durable: the client must not take it as
+    acknowledged (a 500 leaves the outcome open, as AWS's InternalFailure does)."""
+    LOG.error(
+        "a %s.%s answer could not be made durable: %s", request.service, request.action, error
+    )
+    return aws_error(
+        request, 500, "InternalFailure", f"The local cloud could not save the write: {error}"
+    )
 
 
 async def _read_body(receive: Receive) -> bytes | None:

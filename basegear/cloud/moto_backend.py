@@ -219,6 +219,9 @@ def _response(status: Any, headers: Any, body: Any, request: AwsRequest) -> AwsR
             continue
         response_headers[lower] = str(value)
     code = int(status)
+    if code == 403 and not body and request.method != "HEAD":
+        # moto's S3 answers a request its bucket policy denies with an empty 403.
+        return aws_error(request, 403, "AccessDenied", "Access Denied")
     if code >= 400 and not body and request.method != "HEAD":
         # moto answers a request that names no operation with an empty 404 (BaseResponse
         # .call_action); AWS names the error.

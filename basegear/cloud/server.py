@@ -14,6 +14,9 @@ Serving choices, each measured (DESIGN.md, "Measured on this kind of machine"):
 
 A host other than loopback is served only when asked for, with a warning: the local cloud has
 no authentication.
+
+``StandardServices`` assembles BaseGear's own providers (Lambda, CloudFormation) for one cloud;
+``gear up`` and the ``local_cloud`` test fixture serve with them.
 """
 
 from __future__ import annotations
@@ -21,17 +24,22 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from basegear.cloud.gateway import Gateway, Router
 from basegear.cloud.motoshim import inprocess
 from basegear.cloud.protocol import Provider
+
+if TYPE_CHECKING:
+    from basegear.cloud.state import DurableState
 
 LOG = logging.getLogger(__name__)
 
@@ -41,11 +49,73 @@ _QUIET_LOGGERS = ("moto", "werkzeug")
 _START_TIMEOUT = 10.0
 
 
-def standard_providers(endpoint_url: str) -> list[Provider]:
-    """BaseGear's own providers, in routing order, for ``gear up`` and the test fixture;
-    ``endpoint_url`` is the cloud's own, for providers that call it back over HTTP. Each
-    provider's module adds itself here."""
-    return []
+class StandardServices:
+    """BaseGear's own services of one local cloud, for ``gear up`` and the test fixture:
+
+    - Lambda: the runtime, moto's invoke paths plugged into it, the Lambda API provider;
+    - CloudFormation: the provider that deploys stacks through the cloud's own API;
+    - one ``EventSourceMappingStore`` shared by both: the mappings a stack declares, which the
+      Lambda API lists and the pollers serve.
+
+    ``endpoint_url`` is the cloud's own (``cloud.endpoint_url``: known once the socket is bound),
+    for components that call it back over HTTP. Register and start them before the cloud
+    serves (durable state replays requests through them); close them before it stops, so
+    that invocations in flight are answered::
+
+        services = StandardServices(cloud.endpoint_url, cache_dir=tmp)
+        services.attach(cloud)   # add_provider for each, in routing order
+        services.start()
+        with cloud:
+            ...
+            services.close()
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        cache_dir: Path,
+        code_folders: Mapping[str, Path] | None = None,
+        layer_folders: Mapping[str, Path] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        from basegear.cloud.cloudformation import CloudFormationProvider, EventSourceMappingStore
+        from basegear.cloud.cloudformation.clients import against
+        from basegear.cloud.providers.event_source_mappings import EventSourceMappingsProvider
+        from basegear.cloud.providers.lambda_api import LambdaService
+
+        self.mappings = EventSourceMappingStore()
+        self.lambdas = LambdaService(
+            endpoint_url,
+            cache_dir=cache_dir,
+            code_folders=code_folders,
+            layer_folders=layer_folders,
+            rng=rng,
+        )
+        self.cloudformation = CloudFormationProvider(
+            clients=against(endpoint_url), mappings=self.mappings, rng=rng
+        )
+        self._mappings_api = EventSourceMappingsProvider(self.mappings)
+        self._closed = False
+
+    @property
+    def providers(self) -> list[Provider]:
+        """In routing order."""
+        return [*self.lambdas.providers, self._mappings_api, self.cloudformation]
+
+    def attach(self, cloud: LocalCloud) -> None:
+        for provider in self.providers:
+            cloud.add_provider(provider)
+
+    def start(self) -> None:
+        self.lambdas.start()
+
+    def close(self) -> None:
+        """Stop the Lambda runtime's workers; before the cloud stops, so that invocations in
+        flight are answered. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self.lambdas.close()
 
 
 def silence_moto_logging() -> None:
@@ -77,6 +147,8 @@ class LocalCloud:
         port: int = DEFAULT_PORT,
         providers: Iterable[Provider] = (),
         max_threads: int = 64,
+        state_dir: Path | None = None,
+        fresh: bool = False,
     ) -> None:
         if not is_loopback(host):
             LOG.warning(
@@ -93,6 +165,10 @@ class LocalCloud:
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._released = False
+        # Durable state (docs/state.md): restored when serving starts, saved when it stops.
+        self.state_dir = state_dir
+        self.fresh = fresh
+        self.state: DurableState | None = None
 
     # -- providers --------------------------------------------------------------------------
 
@@ -187,6 +263,10 @@ class LocalCloud:
         import uvicorn
 
         silence_moto_logging()
+        if self.state_dir is not None and self.state is None:
+            from basegear.cloud.state import open_state
+
+            self.state = open_state(self.state_dir, self.router, fresh=self.fresh)
         self._bound()
         self._executor = ThreadPoolExecutor(self._max_threads, thread_name_prefix="basegear-gw")
         app = Gateway(self.router, executor=self._executor)
@@ -218,6 +298,9 @@ class LocalCloud:
         asyncio.run(server.serve(sockets=[self._bound()]))
 
     def _release(self) -> None:
+        if self.state is not None:
+            self.state.close()
+            self.state = None
         inprocess.detach(self.router.dispatch_raw)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)

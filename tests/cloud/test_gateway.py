@@ -215,21 +215,21 @@ class CallsBack:
     """A provider that calls the gateway while handling a request, as a handler calling
     DynamoDB from inside a Lambda invocation does."""
 
-    service = "lambda"
+    service = "sqs"  # one that BaseGear's standard providers leave to moto
 
     def __init__(self, cloud: CloudClients) -> None:
         self.cloud = cloud
 
     def handle(self, request: AwsRequest) -> AwsResponse | None:
         tables = self.cloud.client("dynamodb").list_tables()["TableNames"]
-        body = json.dumps({"Tables": len(tables)}).encode()
-        return AwsResponse(200, body, {"content-type": "application/json"})
+        body = json.dumps({"QueueUrls": [f"tables-{len(tables)}"]}).encode()
+        return AwsResponse(200, body, {"content-type": "application/x-amz-json-1.0"})
 
 
 def test_a_provider_may_call_the_gateway_back(local_cloud: CloudClients) -> None:
     with registered(local_cloud, CallsBack(local_cloud)):
-        answer = local_cloud.client("lambda").invoke(FunctionName="anything")
-    assert "Tables" in json.loads(answer["Payload"].read())
+        answer = local_cloud.client("sqs").list_queues()
+    assert answer["QueueUrls"][0].startswith("tables-")
 
 
 # -- AWS-shaped errors ------------------------------------------------------------------------

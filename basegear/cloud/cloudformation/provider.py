@@ -102,6 +102,28 @@ class CloudFormationProvider:
             },
         )
 
+    # -- durable state (basegear/cloud/state, the Persistent protocol) ---------------------
+    # The provider's state is saved whole after each acknowledged CloudFormation write (the
+    # resources a stack creates are saved as the requests that created them).
+
+    state_key = "cloudformation"
+
+    def owns_write(self, request: AwsRequest) -> bool:
+        return request.service == self.service
+
+    def save_state(self) -> dict[str, Any]:
+        return {
+            "stacks": self.store.snapshot(),
+            "mappings": self.mappings.snapshot(),
+            "provisioned": dict(self.provisioned),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.store.restore(state["stacks"], self.clock())
+        self.mappings.restore(state["mappings"])
+        self.provisioned.clear()
+        self.provisioned.update(state["provisioned"])
+
     # -- the Provider protocol -----------------------------------------------------------
 
     def handle(self, request: AwsRequest) -> AwsResponse | None:

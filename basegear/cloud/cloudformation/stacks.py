@@ -206,3 +206,33 @@ class StackStore:
     def importers(self, export_name: str, region: str, account: str) -> list[Stack]:
         """The stacks whose deployed template imports ``export_name``."""
         return [stack for stack in self.live(region, account) if export_name in stack.imports]
+
+    # -- durable state (basegear/cloud/state) -----------------------------------------------
+
+    def snapshot(self) -> dict[str, Stack]:
+        """Every stack, for durable state to pickle (its locks and events are saved as new)."""
+        with self.lock:
+            return dict(self.stacks)
+
+    def restore(self, stacks: dict[str, Stack], moment: datetime) -> None:
+        """Replace every stack by ``stacks``. An operation that was in progress when the state
+        was saved has no thread to finish it any more: its stack ends in the matching FAILED
+        status (a cleanup phase, which cannot fail the stack on AWS, in its COMPLETE status),
+        with an event saying why, so that the stack can be updated or deleted again."""
+        with self.lock:
+            self.stacks = dict(stacks)
+            for stack in self.stacks.values():
+                if stack.busy:
+                    stack.set_status(moment, interrupted_status(stack.status), INTERRUPTED)
+                stack.done.set()
+
+
+INTERRUPTED = "The local cloud stopped while this operation was in progress."
+
+
+def interrupted_status(status: str) -> str:
+    """``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`` → ``UPDATE_COMPLETE``, ``X_IN_PROGRESS`` →
+    ``X_FAILED`` (CloudFormation User Guide, "Stack status codes")."""
+    if status.endswith("_CLEANUP_IN_PROGRESS"):
+        return status.removesuffix("_CLEANUP_IN_PROGRESS")
+    return status.removesuffix(IN_PROGRESS) + "_FAILED"

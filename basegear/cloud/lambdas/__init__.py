@@ -1,10 +1,11 @@
 """The Lambda runtime: Python handlers run in warm worker processes with AWS semantics.
 
 spec.py         FunctionSpec, InvokeResult and the Invoke API's errors
-runtime.py      LambdaRuntime: invoke(), concurrency, timeouts, reporting
+runtime.py      LambdaRuntime: invoke(), invoke_warm(), concurrency, timeouts, reporting
+execution.py    one execution in a worker: its message, result, timeout or crash
 pool.py         warm workers of one function version, reuse, reload, reaping
 zygote.py       the pre-warmed parent that forks workers
 worker.py       the worker process: handler import, context, error shapes
 environment.py  the handler's environment variables, credentials scrubbed
-telemetry.py    log lines, metrics, and the sinks they go to
+telemetry.py    log lines, metrics, and the sinks they go to (batched, aggregated)
 """

@@ -151,6 +151,18 @@ class WorkerPool:
 
     def acquire(self) -> Worker:
         """The most recently used idle worker, or a new one (its init still to come)."""
+        worker = self.acquire_idle()
+        if worker is not None:
+            return worker
+        with self._lock:
+            generation = self._generation
+        worker = self._spawn(generation)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
+
+    def acquire_idle(self) -> Worker | None:
+        """The most recently used idle worker (warm: its init is done), or None; never waits."""
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
@@ -158,11 +170,7 @@ class WorkerPool:
                     self._busy.add(worker)
                     return worker
                 worker.close(self._zygote)
-            generation = self._generation
-        worker = self._spawn(generation)
-        with self._lock:
-            self._busy.add(worker)
-        return worker
+        return None
 
     def release(self, worker: Worker, *, reusable: bool) -> None:
         with self._lock:
@@ -221,15 +229,19 @@ class WorkerPool:
         return len(old)
 
     def close(self, *, kill_busy: bool = True) -> None:
-        """Close the pool; busy workers are killed now, or closed when they finish."""
+        """Close the pool: idle workers now; busy ones when their invocation releases them,
+        after killing their process now if ``kill_busy``. A busy worker's socket and log file
+        stay open until then: the invoking thread is still reading them, and a descriptor
+        closed under it could be reused by an unrelated file in the meantime."""
         with self._lock:
             self.closed = True
-            workers = [*self._idle, *self._busy] if kill_busy else self._idle
-            self._idle = []
-            if kill_busy:
-                self._busy = set()
-        for worker in workers:
+            idle, self._idle = self._idle, []
+            busy = list(self._busy)
+        for worker in idle:
             worker.close(self._zygote)
+        if kill_busy:
+            for worker in busy:
+                worker.kill()
 
     def _stat_roots(self) -> tuple[int, ...]:
         stamps = []

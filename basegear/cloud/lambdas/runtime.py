@@ -11,24 +11,29 @@ environment lifecycle" and "Lambda function scaling"):
     invoke               the handler, within the function's timeout; a crash or timeout
                          ends the worker and answers with the AWS error shape
     report               START/END/REPORT log lines, AWS/Lambda metrics
+
+A synchronous invocation that finds a warm worker idle can also run on an asyncio event loop
+(``invoke_warm``): the loop watches the worker's socket, so no thread waits for the handler.
+This is the gateway's hot path; a cold start, which forks and waits for the init phase, runs
+on a thread (``invoke``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Protocol
 
-from basegear.cloud.lambdas import telemetry
+from basegear.cloud.lambdas import execution, telemetry
 from basegear.cloud.lambdas.environment import function_environment, zygote_environment
+from basegear.cloud.lambdas.execution import Run
 from basegear.cloud.lambdas.pool import Worker, WorkerPool
 from basegear.cloud.lambdas.spec import (
     ASYNC_PAYLOAD_LIMIT,
@@ -40,9 +45,9 @@ from basegear.cloud.lambdas.spec import (
     InvokeError,
     InvokeResult,
     RequestTooLargeError,
+    ShuttingDownError,
     TooManyRequestsError,
 )
-from basegear.cloud.lambdas.worker import Invocation
 from basegear.cloud.lambdas.zygote import Zygote
 
 LOG = logging.getLogger(__name__)
@@ -51,20 +56,12 @@ INIT_TIMEOUT = 10.0
 """The init phase may take 10 s before Lambda gives up on it and retries it within the
 invocation's own timeout (Lambda developer guide, "Init phase")."""
 
+CLOSE_TIMEOUT = 5.0
+"""How long ``close()`` waits for invocations in flight to end once their workers are killed."""
+
 ACCOUNT_CONCURRENCY = 1000
 """The default account quota of concurrent executions (Lambda developer guide, "Lambda
 quotas")."""
-
-# How Lambda names a runtime's end by signal (Go's names, as its logs print them).
-_SIGNALS = {
-    signal.SIGSEGV: "segmentation fault",
-    signal.SIGKILL: "killed",
-    signal.SIGABRT: "aborted",
-    signal.SIGTERM: "terminated",
-    signal.SIGBUS: "bus error",
-    signal.SIGFPE: "floating point exception",
-    signal.SIGILL: "illegal instruction",
-}
 
 
 class AsyncInvoker(Protocol):
@@ -114,21 +111,6 @@ class BackgroundInvoker:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclass
-class _Run:
-    """What one execution produced, for the result and the report."""
-
-    request_id: str
-    lines: list[str] = field(default_factory=list)
-    init_ms: float | None = None
-    duration_ms: float = 0.0
-    status: str | None = None  # REPORT's Status: timeout / error
-    payload: bytes = b""
-    function_error: str | None = None
-    reusable: bool = True
-    max_memory_mb: int = 0
-
-
 class LambdaRuntime:
     """Runs Python handlers in warm worker processes; thread-safe, one per local cloud."""
 
@@ -154,6 +136,7 @@ class LambdaRuntime:
         self._preload = tuple(preload)
         self._environ = dict(os.environ if environ is None else environ)
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)  # notified when nothing is running
         self._pools: dict[tuple[str, str, str, str], WorkerPool] = {}
         self._running: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
@@ -170,7 +153,7 @@ class LambdaRuntime:
         """Start the pre-warmed parent now rather than on the first invocation."""
         with self._lock:
             if self._stop.is_set():
-                raise RuntimeError("the Lambda runtime is closed")
+                raise ShuttingDownError()
             if self._zygote is not None:
                 return
             zygote = Zygote(environment=zygote_environment(self._environ), preload=self._preload)
@@ -180,14 +163,19 @@ class LambdaRuntime:
             self._reaper.start()
 
     def close(self) -> None:
-        """Stop everything: queued events, every worker, the zygote."""
+        """Stop everything: every worker, queued events, the zygote. An invocation in flight
+        has its worker killed and answers ``ShuttingDownError`` (500 ServiceException) to its
+        caller; one that arrives later is refused with the same error."""
         self._stop.set()
-        self._async.close()
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
             zygote = self._zygote  # kept: invocations still running read exit statuses from it
         for pool in pools:
             pool.close()
+        self._async.close()
+        with self._drained:
+            if not self._drained.wait_for(lambda: not self._running, CLOSE_TIMEOUT):
+                LOG.warning("invocations still running after the Lambda runtime closed")
         if zygote is not None:
             zygote.close()
         if self._reaper is not None:
@@ -224,6 +212,64 @@ class LambdaRuntime:
         """Invoke as the Invoke API does. ``qualifier`` is the version or alias the caller
         named (None: unqualified); ``client_context`` the decoded ClientContext JSON. Raises
         ``InvokeError`` (429 throttles, 413, 400, 502) where AWS answers with an error."""
+        self._check(spec, payload, invocation_type)
+        request_id = request_id or str(uuid.uuid4())
+        if invocation_type == "DryRun":
+            return InvokeResult(204, b"", request_id, spec.version)
+        if invocation_type == "Event":
+            try:
+                self._async.submit(spec, payload, qualifier=qualifier, request_id=request_id)
+            except RuntimeError as exc:  # its thread pool has been shut down
+                if self._stop.is_set():
+                    raise ShuttingDownError() from exc
+                raise
+            return InvokeResult(202, b"", request_id, spec.version)
+        return self.execute(
+            spec, payload, qualifier=qualifier, client_context=client_context, request_id=request_id
+        )
+
+    async def invoke_warm(
+        self,
+        spec: FunctionSpec,
+        payload: bytes = b"",
+        *,
+        qualifier: str | None = None,
+        client_context: str | None = None,
+        request_id: str | None = None,
+    ) -> InvokeResult | None:
+        """A RequestResponse ``invoke`` on the running event loop, if a warm worker of this
+        version is idle; None otherwise, having done nothing (then call ``invoke`` from a
+        thread). Raises ``InvokeError`` as ``invoke`` does."""
+        self._check(spec, payload, "RequestResponse")
+        taken = self._take_warm(spec)
+        if taken is None:
+            return None
+        pool, worker = taken
+        try:
+            running, total = self._admit(spec, qualifier)
+        except BaseException:
+            pool.release(worker, reusable=True)
+            raise
+        run = Run(request_id or str(uuid.uuid4()))
+        try:
+            try:
+                await self._execute_on_loop(
+                    pool, worker, spec, payload, qualifier, client_context, run
+                )
+            except BaseException:  # cancelled, or a bug: the handler may still be running
+                worker.kill()
+                run.reusable = False
+                raise
+            finally:
+                pool.release(worker, reusable=run.reusable)
+        finally:
+            self._leave(spec)
+        return self._result(spec, qualifier, worker, run, running, total)
+
+    def _check(self, spec: FunctionSpec, payload: bytes, invocation_type: InvocationType) -> None:
+        """The errors the Invoke API answers before any code runs."""
+        if self._stop.is_set():
+            raise ShuttingDownError()
         if not spec.runtime.startswith("python"):
             raise InvalidRuntimeError(
                 f"BaseGear runs Python functions only; {spec.name} uses {spec.runtime}."
@@ -241,15 +287,6 @@ class LambdaRuntime:
                 raise InvalidRequestContentError(
                     f"Could not parse request body into json: {exc}"
                 ) from exc
-        request_id = request_id or str(uuid.uuid4())
-        if invocation_type == "DryRun":
-            return InvokeResult(204, b"", request_id, spec.version)
-        if invocation_type == "Event":
-            self._async.submit(spec, payload, qualifier=qualifier, request_id=request_id)
-            return InvokeResult(202, b"", request_id, spec.version)
-        return self.execute(
-            spec, payload, qualifier=qualifier, client_context=client_context, request_id=request_id
-        )
 
     def execute(
         self,
@@ -262,20 +299,41 @@ class LambdaRuntime:
     ) -> InvokeResult:
         """Run the handler once, now, on this thread (both invocation types end here)."""
         request_id = request_id or str(uuid.uuid4())
+        if self._stop.is_set():
+            raise ShuttingDownError()
         running, total = self._admit(spec, qualifier)
         try:
             pool = self._pool_for(spec)
-            worker = pool.acquire()
-            run = _Run(request_id)
+            try:
+                worker = pool.acquire()
+            except RuntimeError as exc:  # the zygote ended under us
+                if self._stop.is_set():
+                    raise ShuttingDownError() from exc
+                raise
+            run = Run(request_id)
             try:
                 self._execute(pool, worker, spec, payload, qualifier, client_context, run)
             finally:
                 pool.release(worker, reusable=run.reusable)
         finally:
             self._leave(spec)
+        return self._result(spec, qualifier, worker, run, running, total)
+
+    def _result(
+        self,
+        spec: FunctionSpec,
+        qualifier: str | None,
+        worker: Worker,
+        run: Run,
+        running: int,
+        total: int,
+    ) -> InvokeResult:
+        if not run.reusable and self._stop.is_set():
+            # Its worker was killed by close(), not by the handler: not the function's error.
+            raise ShuttingDownError()
         self._report(spec, qualifier, worker.log_stream, run, running, total)
         log = "".join(line + "\n" for line in run.lines)
-        return InvokeResult(200, run.payload, request_id, spec.version, run.function_error, log)
+        return InvokeResult(200, run.payload, run.request_id, spec.version, run.function_error, log)
 
     # -- concurrency -------------------------------------------------------------------------
 
@@ -313,6 +371,8 @@ class LambdaRuntime:
                 self._running[spec.name] = left
             else:
                 del self._running[spec.name]
+                if not self._running:
+                    self._drained.notify_all()
             if spec.name not in self._reserved:
                 self._unreserved_running -= 1
 
@@ -322,6 +382,8 @@ class LambdaRuntime:
         self.start()
         retired = None
         with self._lock:
+            if self._stop.is_set():  # close() has taken the pools already
+                raise ShuttingDownError()
             assert self._zygote is not None
             pool = self._pools.get(_key(spec))
             if pool is not None and pool.spec != spec:  # $LATEST's code or settings changed
@@ -358,45 +420,60 @@ class LambdaRuntime:
         payload: bytes,
         qualifier: str | None,
         client_context: str | None,
-        run: _Run,
+        run: Run,
     ) -> None:
         if not worker.ready and not self._init(pool, worker, spec, run):
             return
-        run.lines.append(telemetry.start_line(run.request_id, spec.version))
-        started = time.perf_counter()
-        arn = f"{spec.arn}:{qualifier}" if qualifier else spec.arn
-        call = Invocation(
-            run.request_id,
-            payload,
-            int((time.time() + spec.timeout) * 1000),
-            arn,
-            client_context,
-        )
-        message: tuple[object, ...] | None
+        call = execution.invocation(spec, payload, qualifier, client_context, run)
+        answer: execution.Message
         try:
             worker.conn.send(("invoke", call))
-            message = worker.receive(started + spec.timeout - time.perf_counter())
+            answer = worker.receive(execution.remaining(spec, run))
         except (EOFError, OSError):
-            message = ()
-        run.duration_ms = (time.perf_counter() - started) * 1000
-        if message is None:
-            self._timed_out(worker, spec, run)
-        elif not message:
-            self._exited(worker, run)
-        else:
-            _, ok, body, files, max_rss = message
-            assert isinstance(body, bytes) and isinstance(max_rss, int)
-            run.lines.extend(_lines(worker.take_output()))
-            run.payload = body
-            worker.max_rss_kb = max_rss
-            if not ok:
-                run.function_error = "Unhandled"
-            if isinstance(files, list):
-                pool.watch(files)
-        run.max_memory_mb = run.max_memory_mb or worker.max_rss_kb // 1024
-        run.lines.append(telemetry.end_line(run.request_id))
+            answer = ()
+        if not execution.settle(pool, worker, spec, run, answer, self._clock()):
+            execution.exited(worker, run, self._exit_status(worker))
+        execution.finish(worker, run)
 
-    def _init(self, pool: WorkerPool, worker: Worker, spec: FunctionSpec, run: _Run) -> bool:
+    async def _execute_on_loop(
+        self,
+        pool: WorkerPool,
+        worker: Worker,
+        spec: FunctionSpec,
+        payload: bytes,
+        qualifier: str | None,
+        client_context: str | None,
+        run: Run,
+    ) -> None:
+        call = execution.invocation(spec, payload, qualifier, client_context, run)
+        answer: execution.Message
+        try:
+            worker.conn.send(("invoke", call))
+            answer = await execution.reply(worker, execution.remaining(spec, run))
+        except (EOFError, OSError):
+            answer = ()
+        if not execution.settle(pool, worker, spec, run, answer, self._clock()):
+            # Its exit status comes from the zygote's thread within milliseconds: wait on a
+            # thread, not on the loop.
+            status = await asyncio.to_thread(self._exit_status, worker)
+            execution.exited(worker, run, status)
+        execution.finish(worker, run)
+
+    def _take_warm(self, spec: FunctionSpec) -> tuple[WorkerPool, Worker] | None:
+        """An idle warm worker of ``spec``, taken, without waiting for anything; None if a
+        thread must act first (no pool yet, settings or code changed, every worker busy)."""
+        with self._lock:
+            pool = None if self._zygote is None else self._pools.get(_key(spec))
+        if pool is None or pool.spec != spec or (spec.watch and pool.stale()):
+            return None
+        worker = pool.acquire_idle()
+        return None if worker is None else (pool, worker)
+
+    def _exit_status(self, worker: Worker) -> int | None:
+        assert self._zygote is not None
+        return self._zygote.wait_exit(worker.pid, 2.0)
+
+    def _init(self, pool: WorkerPool, worker: Worker, spec: FunctionSpec, run: Run) -> bool:
         """The init phase of a new environment: import the handler. False if it failed (the
         invocation then answers with the init error)."""
         run.lines.append(telemetry.init_start_line(spec.runtime))
@@ -408,14 +485,14 @@ class LambdaRuntime:
             message = ()
         if message is None:
             run.duration_ms = (time.perf_counter() - started) * 1000
-            self._timed_out(worker, spec, run)
+            execution.timed_out(worker, spec, run, self._clock())
         elif not message:
-            self._exited(worker, run)
+            execution.exited(worker, run, self._exit_status(worker))
         else:
             _, init_ms, error, files = message
             assert isinstance(init_ms, float) and isinstance(files, list)
             run.init_ms = init_ms
-            run.lines.extend(_lines(worker.take_output()))
+            run.lines.extend(execution.lines(worker.take_output()))
             if error is None:
                 worker.ready = True
                 pool.watch(files)
@@ -431,45 +508,6 @@ class LambdaRuntime:
         run.lines.append(telemetry.end_line(run.request_id))
         return False
 
-    def _timed_out(self, worker: Worker, spec: FunctionSpec, run: _Run) -> None:
-        """Lambda stops the environment and answers Sandbox.Timedout, FunctionError Unhandled
-        (real AWS: "RequestId: <id> Error: Task timed out after 1.00 seconds")."""
-        run.max_memory_mb = _peak_memory_kb(worker.pid) // 1024
-        worker.kill()
-        run.lines.extend(_lines(worker.take_output()))
-        now = self._clock()
-        stamp = (
-            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
-        )
-        seconds = f"{spec.timeout:.2f}"
-        run.lines.append(f"{stamp} {run.request_id} Task timed out after {seconds} seconds")
-        message = f"RequestId: {run.request_id} Error: Task timed out after {seconds} seconds"
-        run.payload = _error_body(message, "Sandbox.Timedout")
-        run.function_error = "Unhandled"
-        run.status = "timeout"
-        run.reusable = False
-
-    def _exited(self, worker: Worker, run: _Run) -> None:
-        """The runtime process ended mid-invocation (os._exit, a signal, sys.exit):
-        Runtime.ExitError, "Runtime exited with error: signal: segmentation fault"."""
-        assert self._zygote is not None
-        status = self._zygote.wait_exit(worker.pid, 2.0)
-        run.lines.extend(_lines(worker.take_output()))
-        if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-            reason = "Runtime exited without providing a reason"
-        elif os.WIFSIGNALED(status):
-            number = os.WTERMSIG(status)
-            name = _SIGNALS.get(signal.Signals(number)) or (signal.strsignal(number) or "").lower()
-            reason = f"Runtime exited with error: signal: {name}"
-        else:
-            reason = f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
-        message = f"RequestId: {run.request_id} Error: {reason}"
-        run.lines.extend([message, "Runtime.ExitError"])
-        run.payload = _error_body(message, "Runtime.ExitError")
-        run.function_error = "Unhandled"
-        run.status = "error"
-        run.reusable = False
-
     # -- reporting ---------------------------------------------------------------------------
 
     def _report(
@@ -477,7 +515,7 @@ class LambdaRuntime:
         spec: FunctionSpec,
         qualifier: str | None,
         stream: str,
-        run: _Run,
+        run: Run,
         running: int,
         total: int,
     ) -> None:
@@ -530,27 +568,5 @@ class LambdaRuntime:
                 pool.reap(self._idle_timeout)
 
 
-def _lines(output: str) -> list[str]:
-    """Output split at newlines only: a carriage return stays inside its log event, as in the
-    Python runtime's multi-line error events."""
-    return output.removesuffix("\n").split("\n") if output else []
-
-
-def _peak_memory_kb(pid: int) -> int:
-    """The process's peak resident memory (Linux), for the REPORT line of a killed worker."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def _key(spec: FunctionSpec) -> tuple[str, str, str, str]:
     return (spec.account, spec.region, spec.name, spec.version)
-
-
-def _error_body(message: str, error_type: str) -> bytes:
-    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()

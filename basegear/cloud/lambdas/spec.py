@@ -124,3 +124,19 @@ class InvalidRuntimeError(InvokeError):
 
     code = "InvalidRuntimeException"
     status = 502
+
+
+class ShuttingDownError(InvokeError):
+    """HTTP 500 ServiceException: the local cloud stopped before the invocation could finish,
+    or while it was being admitted. ServiceException is the Invoke API's answer when "the
+    service encountered an internal error" (Lambda API reference, Invoke, Errors); its body
+    says ``"Type": "Service"``, as a fault on the service's side rather than the caller's."""
+
+    code = "ServiceException"
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__("The local cloud is shutting down.")
+
+    def aws_body(self) -> dict[str, str]:
+        return {"Type": "Service", "message": self.message}

@@ -1,20 +1,20 @@
 """What the runtime reports: execution logs (the handler's output framed by START, END and
 REPORT lines) to a ``LogSink``, and the AWS/Lambda metrics to a ``MetricSink``.
 
-The gateway connects these to CloudWatch Logs (group ``/aws/lambda/<name>``, one stream per
-execution environment) and CloudWatch metrics (namespace ``AWS/Lambda``). Both sinks are called
-on the invoking thread once per invocation; ``BackgroundSink`` moves a slow sink off it.
+The local cloud connects these to CloudWatch Logs (group ``/aws/lambda/<name>``, one stream
+per execution environment) and CloudWatch metrics (namespace ``AWS/Lambda``). Both sinks are
+called on the invoking thread once per invocation; ``BackgroundSink`` turns that into an append
+to a buffer, and delivers the buffer in batches from a thread of its own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,11 +44,22 @@ class LogSink(Protocol):
 
 @dataclass(frozen=True)
 class MetricDatum:
+    """One value of a metric; or, when ``count`` > 1 or ``minimum`` is set, a statistic set
+    standing for ``count`` values whose sum is ``value`` (CloudWatch PutMetricData,
+    ``StatisticValues``)."""
+
     name: str
     value: float
     unit: str  # "Count" or "Milliseconds"
     dimensions: tuple[tuple[str, str], ...]
     timestamp: float  # epoch seconds
+    count: int = 1
+    minimum: float | None = None  # None: a single value, its own minimum and maximum
+    maximum: float | None = None
+
+    @property
+    def is_statistic_set(self) -> bool:
+        return self.count != 1 or self.minimum is not None
 
 
 class MetricSink(Protocol):
@@ -94,47 +105,233 @@ class MemoryMetricSink:
             return sum(d.value for d in self.data if d.name == name and d.dimensions == dimensions)
 
 
-class BackgroundSink:
-    """A log sink and a metric sink whose deliveries run on one daemon thread, so a slow sink
-    (CloudWatch through moto) costs the invoking thread a queue put. ``close()`` delivers what
-    is queued, then stops."""
+# Statistic sets being gathered, by account, region, namespace, metric name, unit, dimensions
+# and whole second; each value is [count, sum, minimum, maximum].
+_MetricKey = tuple[str, str, str, str, str, tuple[tuple[str, str], ...], int]
 
-    def __init__(self, *, logs: LogSink | None = None, metrics: MetricSink | None = None) -> None:
+
+class BackgroundSink:
+    """A log sink and a metric sink for the invoking threads: a call appends to a buffer, and
+    one daemon thread delivers the buffers in batches to the real sinks (CloudWatch through
+    moto, whose backends are not thread-safe: one thread writes).
+
+    - Log batches go out ``log_delay`` seconds after the oldest of them was queued (50 ms),
+      those of one log stream merged into one write.
+    - Metric values are aggregated as they arrive: the values of one metric (name, unit,
+      dimensions) within one second become one statistic set timestamped at the start of that
+      second, delivered every ``metric_delay`` seconds (1 s). CloudWatch answers queries to the
+      second, so they see the same statistics, and the metric store grows with time rather than
+      with the number of invocations.
+    - Memory is bounded: with ``max_pending_bytes`` of log text queued, an invoking thread waits
+      for the writer; nothing is dropped.
+    - ``flush()`` delivers everything queued before it and returns once it is written;
+      ``close()`` delivers what is queued and ends the thread; calls after it deliver at once.
+
+    On AWS too logs and metrics reach CloudWatch asynchronously: "It might take 5 to 10 minutes
+    for logs to show up after a function invocation" (Lambda developer guide, "Sending Lambda
+    function logs to CloudWatch Logs"); "Lambda sends metric data to CloudWatch in 1-minute
+    intervals" (Lambda developer guide, "Using CloudWatch metrics with Lambda"). So an Invoke
+    answer does not wait for its logs. A clean stop loses nothing; ``kill -9`` of the process
+    loses at most the last ``log_delay`` of logs and ``metric_delay`` of metrics.
+    """
+
+    def __init__(
+        self,
+        *,
+        logs: LogSink | None = None,
+        metrics: MetricSink | None = None,
+        log_delay: float = 0.05,
+        metric_delay: float = 1.0,
+        max_pending_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
         self._logs = logs
         self._metrics = metrics
-        self._queue: queue.SimpleQueue[
-            LogBatch | tuple[str, Sequence[MetricDatum], str, str] | None
-        ]
-        self._queue = queue.SimpleQueue()
+        self._log_delay = log_delay
+        self._metric_delay = metric_delay
+        self._max_pending_bytes = max_pending_bytes
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # the writer waits here
+        self._progress = threading.Condition(self._lock)  # callers wait here for the writer
+        self._log_queue: list[LogBatch] = []
+        self._log_bytes = 0
+        self._logs_since = 0.0  # when the oldest queued batch arrived (monotonic seconds)
+        self._stats: dict[_MetricKey, list[float]] = {}
+        self._stats_since = 0.0
+        self._accepted = 0  # calls queued so far
+        self._delivered = 0  # how many of them have been delivered
+        self._room_wanted = 0  # callers waiting for log buffer space
+        self._flushing = 0  # flush() calls waiting
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="gear-sink", daemon=True)
         self._thread.start()
 
+    # -- called by the invoking threads ------------------------------------------------------
+
     def write(self, batch: LogBatch) -> None:
-        if self._logs is not None:
-            self._queue.put(batch)
+        if self._logs is None:
+            return
+        size = sum(len(event.message) for event in batch.events) + _BATCH_OVERHEAD
+        # The writer itself may get here: a log subscription filter can run a function from
+        # inside a delivery. It must not wait for itself.
+        writer = threading.current_thread() is self._thread
+        with self._lock:
+            while (
+                self._log_queue
+                and self._log_bytes + size > self._max_pending_bytes
+                and not self._closed
+                and not writer
+            ):
+                self._room_wanted += 1
+                self._work.notify()
+                self._progress.wait()
+                self._room_wanted -= 1
+            if not self._closed:
+                if not self._log_queue:
+                    self._logs_since = time.monotonic()
+                    self._work.notify()
+                self._log_queue.append(batch)
+                self._log_bytes += size
+                self._accepted += 1
+                return
+        self._deliver_logs([batch])
 
     def put(
         self, namespace: str, data: Sequence[MetricDatum], *, account: str, region: str
     ) -> None:
-        if self._metrics is not None:
-            self._queue.put((namespace, tuple(data), account, region))
+        if self._metrics is None:
+            return
+        with self._lock:
+            if not self._closed:
+                if not self._stats:
+                    self._stats_since = time.monotonic()
+                    self._work.notify()
+                stats = self._stats
+                for datum in data:
+                    key = (
+                        account,
+                        region,
+                        namespace,
+                        datum.name,
+                        datum.unit,
+                        datum.dimensions,
+                        int(datum.timestamp),
+                    )
+                    low = datum.value if datum.minimum is None else datum.minimum
+                    high = datum.value if datum.maximum is None else datum.maximum
+                    entry = stats.get(key)
+                    if entry is None:
+                        stats[key] = [datum.count, datum.value, low, high]
+                    else:
+                        entry[0] += datum.count
+                        entry[1] += datum.value
+                        entry[2] = min(entry[2], low)
+                        entry[3] = max(entry[3], high)
+                self._accepted += 1
+                return
+        self._metrics.put(namespace, data, account=account, region=region)
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Deliver everything queued so far, now; True once it is written, False if
+        ``timeout`` seconds passed first."""
+        with self._lock:
+            target = self._accepted
+            self._flushing += 1
+            self._work.notify()
             try:
-                if isinstance(item, LogBatch):
-                    assert self._logs is not None
-                    self._logs.write(item)
-                else:
-                    assert self._metrics is not None
-                    namespace, data, account, region = item
-                    self._metrics.put(namespace, data, account=account, region=region)
-            except Exception:
-                LOG.exception("a log or metric sink failed")
+                return self._progress.wait_for(lambda: self._delivered >= target, timeout)
+            finally:
+                self._flushing -= 1
 
     def close(self) -> None:
-        self._queue.put(None)
+        """Deliver what is queued and end the thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._work.notify()
+            self._progress.notify_all()
         self._thread.join(timeout=10)
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                due = self._wait_for_work()
+                if due is None:
+                    return
+                logs, stats, accepted = due
+            try:
+                if logs:
+                    self._deliver_logs(logs)
+                if stats:
+                    self._deliver_metrics(stats)
+            except Exception:
+                LOG.exception("a log or metric sink failed")
+            with self._lock:
+                if accepted is not None:
+                    self._delivered = accepted
+                self._progress.notify_all()
+
+    def _wait_for_work(
+        self,
+    ) -> tuple[list[LogBatch], dict[_MetricKey, list[float]], int | None] | None:
+        """Under the lock: what is due for delivery, waiting until something is, and how many
+        calls are delivered with it when it empties both buffers. None once closed and empty."""
+        while True:
+            now = time.monotonic()
+            hurry = self._closed or self._flushing > 0
+            logs_at = self._logs_since + self._log_delay if self._log_queue else math.inf
+            stats_at = self._stats_since + self._metric_delay if self._stats else math.inf
+            take_logs = bool(self._log_queue) and (hurry or self._room_wanted > 0 or now >= logs_at)
+            take_stats = bool(self._stats) and (hurry or now >= stats_at)
+            if take_logs or take_stats:
+                logs: list[LogBatch] = []
+                stats: dict[_MetricKey, list[float]] = {}
+                if take_logs:
+                    logs, self._log_queue, self._log_bytes = self._log_queue, [], 0
+                    self._progress.notify_all()  # room for waiting writers
+                if take_stats:
+                    stats, self._stats = self._stats, {}
+                complete = not self._log_queue and not self._stats
+                return logs, stats, self._accepted if complete else None
+            if self._closed:
+                return None
+            until = min(logs_at, stats_at)
+            self._work.wait(None if until == math.inf else until - now)
+
+    def _deliver_logs(self, batches: Iterable[LogBatch]) -> None:
+        assert self._logs is not None
+        streams: dict[tuple[str, str, str, str], list[LogEvent]] = {}
+        for batch in batches:
+            key = (batch.account, batch.region, batch.group, batch.stream)
+            streams.setdefault(key, []).extend(batch.events)
+        for (account, region, group, stream), events in streams.items():
+            for start in range(0, len(events), _EVENTS_PER_WRITE):
+                chunk = tuple(events[start : start + _EVENTS_PER_WRITE])
+                self._logs.write(LogBatch(group, stream, chunk, account=account, region=region))
+                time.sleep(0)  # let the invoking threads have the GIL between writes
+
+    def _deliver_metrics(self, stats: dict[_MetricKey, list[float]]) -> None:
+        assert self._metrics is not None
+        calls: dict[tuple[str, str, str], list[MetricDatum]] = {}
+        for key, (count, total, low, high) in stats.items():
+            account, region, namespace, name, unit, dimensions, second = key
+            if count == 1:
+                datum = MetricDatum(name, total, unit, dimensions, float(second))
+            else:
+                datum = MetricDatum(
+                    name, total, unit, dimensions, float(second), int(count), low, high
+                )
+            calls.setdefault((account, region, namespace), []).append(datum)
+        for (account, region, namespace), data in calls.items():
+            self._metrics.put(namespace, data, account=account, region=region)
+
+
+_BATCH_OVERHEAD = 200
+"""Bytes counted for a log batch besides its messages' text (its objects)."""
+_EVENTS_PER_WRITE = 10_000
+"""PutLogEvents takes at most 10,000 events a call (CloudWatch Logs API reference)."""
 
 
 def log_stream_name(version: str, now: float) -> str:

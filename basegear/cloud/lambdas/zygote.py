@@ -50,6 +50,9 @@ def _die_with_parent() -> None:
 def main() -> None:
     """The zygote's own main loop (``python -c`` runs it; see ``Zygote.start``)."""
     ctrl_fd = int(sys.argv[1])
+    # Ctrl-C reaches the whole process group; the runtime stops the zygote and its workers
+    # itself, in order, so an interrupt here would only print a traceback over its shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # No parent-death signal here: Linux sends it when the *thread* that started us ends. The
     # control socket's end of file tells us instead that the runtime's process has gone.
     for name in sys.argv[2:]:

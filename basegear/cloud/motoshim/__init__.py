@@ -16,14 +16,15 @@ _lock = threading.Lock()
 
 def install() -> None:
     """Apply the patches the gateway relies on (request-path speed, Step Functions execution,
-    no outbound calls)."""
+    no outbound calls, bucket policy conditions)."""
     global _installed
     with _lock:
         if _installed:
             return
-        from basegear.cloud.motoshim import core, sns, stepfunctions
+        from basegear.cloud.motoshim import core, s3, sns, stepfunctions
 
         core.install()
         stepfunctions.install()
         sns.install()
+        s3.install()
         _installed = True

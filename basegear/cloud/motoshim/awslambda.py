@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import unquote
 
 from moto.awslambda import models, responses
@@ -99,6 +99,8 @@ def check_moto() -> None:
     for method in _BACKEND_METHODS:
         if not callable(getattr(models.LambdaBackend, method, None)):
             raise RuntimeError(f"moto moved LambdaBackend.{method}: update {__name__}")
+    if not isinstance(getattr(models, "lambda_backends", None), dict):  # read by backend_for
+        raise RuntimeError(f"moto moved awslambda.models.lambda_backends: update {__name__}")
 
 
 class LambdaApiError(Exception):
@@ -260,16 +262,43 @@ class MotoLambda:
             client_context=client_context,
         )
 
-    def spec(self, function: Any, latest: Any) -> FunctionSpec:
-        """The runtime's view of one of moto's function versions."""
+    async def invoke_warm(
+        self, target: Resolved, payload: bytes, *, client_context: str | None = None
+    ) -> InvokeResult | None:
+        """A RequestResponse ``invoke`` on the running event loop when the function's code is
+        unpacked and a warm worker is idle (``LambdaRuntime.invoke_warm``); None otherwise,
+        having done nothing: then call ``invoke`` from a thread."""
+        spec = self.spec(target.function, target.latest, unpack=False)
+        if spec is None:
+            return None
+        return await self.runtime.invoke_warm(
+            spec, payload, qualifier=target.qualifier, client_context=client_context
+        )
+
+    @overload
+    def spec(self, function: Any, latest: Any) -> FunctionSpec: ...
+
+    @overload
+    def spec(self, function: Any, latest: Any, *, unpack: bool) -> FunctionSpec | None: ...
+
+    def spec(self, function: Any, latest: Any, *, unpack: bool = True) -> FunctionSpec | None:
+        """The runtime's view of one of moto's function versions; with ``unpack=False``, None
+        when its code or a layer's has still to be unpacked (file work, not for an event
+        loop)."""
         name = function.function_name
         folder = self.code_folders.get(name)
-        layers = tuple(self._layer_folder(layer["Arn"], function) for layer in function.layers)
+        code = folder or self._unpack("code", function.code_sha_256, function.code_bytes, unpack)
+        layer_folders = [
+            self._layer_folder(layer["Arn"], function, unpack) for layer in function.layers
+        ]
+        if code is None or None in layer_folders:
+            return None
+        layers = tuple(path for path in layer_folders if path is not None)
         reserved = latest.reserved_concurrency
         return FunctionSpec(
             name=name,
             handler=function.handler or "",
-            code_dir=folder or self._unpack("code", function.code_sha_256, function.code_bytes),
+            code_dir=code,
             version=str(function.version),
             runtime=function.run_time or "python3.11",
             memory_size=int(function.memory_size),
@@ -338,14 +367,14 @@ class MotoLambda:
                 response_headers["x-amz-log-result"] = result.log_result()
         return result.payload
 
-    def _layer_folder(self, arn: str, function: Any) -> Path:
+    def _layer_folder(self, arn: str, function: Any, unpack: bool = True) -> Path | None:
         if arn in self.layer_folders:
             return self.layer_folders[arn]
         backend = get_backend(function.account_id, function.region)
         layer = backend.layers_versions_by_arn(arn)
         if layer is None:
             raise LambdaApiError(400, "InvalidParameterValueException", _no_layer(arn))
-        return self._unpack("layers", layer.code_sha_256, layer.code_bytes)
+        return self._unpack("layers", layer.code_sha_256, layer.code_bytes, unpack)
 
     def _layers_data(self, backend: Any, arns: list[str]) -> list[dict[str, Any]]:
         """CreateFunction / UpdateFunctionConfiguration's Layers: moto's store, or a folder
@@ -364,11 +393,12 @@ class MotoLambda:
             data.append({"Arn": layer.arn, "CodeSize": layer.code_size})
         return data
 
-    def _unpack(self, kind: str, sha: str, zipped: bytes) -> Path:
-        """A zip's contents in ``cache_dir/<kind>/<sha>``, unpacked once per CodeSha256."""
+    def _unpack(self, kind: str, sha: str, zipped: bytes, unpack: bool = True) -> Path | None:
+        """A zip's contents in ``cache_dir/<kind>/<sha>``, unpacked once per CodeSha256; with
+        ``unpack=False``, None unless that is done already."""
         key = f"{kind}/{sha}"
         folder = self._unpacked.get(key)
-        if folder is not None:
+        if folder is not None or not unpack:
             return folder
         with self._lock:
             safe = base64.urlsafe_b64encode(base64.b64decode(sha or "")).decode().rstrip("=")
@@ -456,7 +486,10 @@ class CloudWatchLogsSink:
         backend = logs_backends[batch.account][batch.region]
         backend.ensure_log_group(batch.group)
         backend.ensure_log_stream(batch.group, batch.stream)
-        events = [{"timestamp": e.timestamp, "message": e.message} for e in batch.events]
+        # PutLogEvents takes the events of one call in chronological order (CloudWatch Logs
+        # API reference); a clock set back between two invocations must not fail the batch.
+        ordered = sorted(batch.events, key=lambda event: event.timestamp)
+        events = [{"timestamp": e.timestamp, "message": e.message} for e in ordered]
         backend.put_log_events(batch.group, batch.stream, events)
 
 
@@ -466,22 +499,36 @@ class CloudWatchMetricSink:
     def put(
         self, namespace: str, data: Sequence[MetricDatum], *, account: str, region: str
     ) -> None:
-        metric_data = [
-            {
+        metric_data = []
+        for datum in data:
+            member: dict[str, Any] = {
                 "MetricName": datum.name,
-                "Value": datum.value,
                 "Unit": datum.unit,
                 "Dimensions": [{"Name": name, "Value": value} for name, value in datum.dimensions],
                 # moto keeps naive UTC datetimes.
                 "Timestamp": datetime.fromtimestamp(datum.timestamp, UTC).replace(tzinfo=None),
             }
-            for datum in data
-        ]
+            if datum.is_statistic_set:
+                member["StatisticValues"] = {
+                    "SampleCount": float(datum.count),
+                    "Sum": datum.value,
+                    "Minimum": datum.value if datum.minimum is None else datum.minimum,
+                    "Maximum": datum.value if datum.maximum is None else datum.maximum,
+                }
+            else:
+                member["Value"] = datum.value
+            metric_data.append(member)
         cloudwatch_backends[account][region].put_metric_data(namespace, metric_data)
 
 
 def backend_for(account: str, region: str) -> Any:
-    return get_backend(account, region)
+    """moto's Lambda backend of an account and region. moto's own lookup takes a lock and scans
+    a list on every call (``BackendDict._create_account_specific_backend``); once the backend
+    exists, reading the dicts directly finds the same object, also after a reset (which
+    empties them)."""
+    regions = dict.get(models.lambda_backends, account)
+    backend = dict.get(regions, region) if regions is not None else None
+    return backend if backend is not None else get_backend(account, region)
 
 
 def version_configurations(backend: Any, function_name: str) -> list[dict[str, Any]]:

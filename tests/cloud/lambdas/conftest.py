@@ -1,5 +1,7 @@
 """Fixtures for the Lambda runtime's tests: a runtime with in-memory sinks, function folders
-written from source text, and a check that no worker process outlives its runtime."""
+written from source text, and a check that no worker process outlives its runtime. An
+exception left unhandled in any thread (the runtime's, the gateway's, a test's) fails the test
+that was running."""
 
 from __future__ import annotations
 
@@ -13,6 +15,15 @@ from lambda_helpers import Tracked
 
 from basegear.cloud.lambdas.runtime import LambdaRuntime
 from basegear.cloud.lambdas.telemetry import MemoryLogSink, MemoryMetricSink
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    strict = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(strict)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from botocore.config import Config
 from lambda_helpers import wait_gone
 from moto import mock_aws
 from moto.awslambda import models, responses
+from moto.awslambda.utils import get_backend
 
 from basegear.cloud.lambdas.runtime import LambdaRuntime
 from basegear.cloud.lambdas.telemetry import BackgroundSink, MemoryLogSink
@@ -94,6 +95,7 @@ def test_moto_still_has_what_we_replace(cloud: Cloud) -> None:
     awslambda.check_moto()
     cloud.create("probe")
     backend = awslambda.backend_for("123456789012", REGION)
+    assert backend is get_backend("123456789012", REGION)  # its fast path finds moto's own
     function = backend.get_function("probe")
     for attribute in awslambda._FUNCTION_ATTRIBUTES:  # what our replacements read
         assert hasattr(function, attribute), attribute

@@ -84,6 +84,21 @@ class EventSourceMappingStore:
             found = self._mappings.get(mapping_id)
             return dict(found) if found else None
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every mapping's configuration, for durable state (basegear/cloud/state)."""
+        with self._lock:
+            return [dict(config) for config in self._mappings.values()]
+
+    def restore(self, configs: list[dict[str, Any]]) -> None:
+        """Replace every mapping by ``configs``; listeners hear of each removal and each put."""
+        kept = {config["UUID"] for config in configs}
+        with self._lock:
+            gone = [mapping_id for mapping_id in self._mappings if mapping_id not in kept]
+        for mapping_id in gone:
+            self.remove(mapping_id)
+        for config in configs:
+            self.put(dict(config))
+
     def list(self, function_arn: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             return [

@@ -102,7 +102,8 @@ def test_the_example_deploys_with_its_static_stack(cloud: Cloud, tmp_path: Path)
     )
     assert (mapping["BatchSize"], mapping["StartingPosition"]) == (10, "LATEST")
     lambdas = cloud.client("lambda")
-    assert lambdas.list_event_source_mappings()["EventSourceMappings"] == []
+    listed = lambdas.list_event_source_mappings(FunctionName="algorithms-dev-stream-processor")
+    assert [item["UUID"] for item in listed["EventSourceMappings"]] == [mapping["UUID"]]
     alarm_names = [
         item["PhysicalResourceId"]
         for item in resources["StackResourceSummaries"]

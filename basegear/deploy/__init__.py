@@ -1,0 +1,34 @@
+"""``gear deploy``: a service into a CloudFormation-speaking cloud (the local cloud by default),
+through the CloudFormation API and boto3 only. ``Deployer.deploy`` runs one line per stage:
+
+    build        load serverless.yml, package the zips, compile the template   basegear.build
+    stack        the stack exists with its deployment bucket: a new stack is
+                 first created with only the bucket, as the Serverless
+                 Framework creates its "core" stack                              stack.py
+    upload       zips and template to the bucket; keys already there skipped    upload.py
+    change set   from the template's URL (TemplateBody stops at 51,200 bytes)   stack.py
+    plan         added / modified / replaced / removed, as a table               plan.py
+    guard        no stateful resource replaced or deleted unless allowed         guard.py
+    execute      run the change set, following the stack's events               stack.py
+    outputs      the stack's outputs and resources
+
+"No updates are to be performed" is success. The stack is ``<service>-<stage>`` (or
+``provider.stackName``), functions ``<service>-<stage>-<key>`` (or their ``name``), as the
+compiler names them. ``target.py`` says where the calls go and translates boto3's errors;
+``functions.py`` invokes deployed functions and reads their logs (``gear invoke``, ``gear logs``).
+"""
+
+from basegear.deploy.deployer import Deployer, DeployOptions, DeployResult
+from basegear.deploy.guard import PlanRefusedError
+from basegear.deploy.report import ConsoleReport
+from basegear.deploy.target import Target, local_target
+
+__all__ = [
+    "ConsoleReport",
+    "DeployOptions",
+    "DeployResult",
+    "Deployer",
+    "PlanRefusedError",
+    "Target",
+    "local_target",
+]

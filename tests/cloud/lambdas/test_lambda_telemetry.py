@@ -1,0 +1,177 @@
+"""``BackgroundSink``: logs and metrics delivered in batches off the invoking thread, metric
+values aggregated into statistic sets that CloudWatch reads as the single values, memory
+bounded by making writers wait, and nothing lost by flush or close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from basegear.cloud.lambdas.telemetry import (
+    BackgroundSink,
+    LogBatch,
+    LogEvent,
+    MemoryLogSink,
+    MemoryMetricSink,
+    MetricDatum,
+)
+from basegear.cloud.motoshim.awslambda import CloudWatchLogsSink, CloudWatchMetricSink
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+
+
+def batch(stream: str, *messages: str, at: int = 1_000) -> LogBatch:
+    """One invocation's log events, ``at`` epoch milliseconds and a millisecond apart."""
+    events = tuple(LogEvent(at + i, message) for i, message in enumerate(messages))
+    return LogBatch("/aws/lambda/f", stream, events, account=ACCOUNT, region=REGION)
+
+
+class SlowLogs:
+    """A log sink that takes ``delay`` seconds per write."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.batches: list[LogBatch] = []
+
+    def write(self, batch: LogBatch) -> None:
+        time.sleep(self.delay)
+        self.batches.append(batch)
+
+
+@pytest.fixture
+def moto_cloudwatch() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def test_metric_values_arrive_as_statistic_sets_cloudwatch_reads_alike(
+    moto_cloudwatch: None,
+) -> None:
+    sink = BackgroundSink(metrics=CloudWatchMetricSink(), metric_delay=30)
+    now = time.time()
+    dims = (("FunctionName", "f"),)
+    for value in range(1, 1001):  # one invocation's Duration each, all within one second
+        datum = MetricDatum("Duration", float(value), "Milliseconds", dims, int(now) + 0.5)
+        sink.put("AWS/Lambda", [datum], account=ACCOUNT, region=REGION)
+    sink.put(
+        "AWS/Lambda",
+        [MetricDatum("Throttles", 1.0, "Count", dims, now)],
+        account=ACCOUNT,
+        region=REGION,
+    )
+    assert sink.flush()  # long before metric_delay
+    sink.close()
+
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    stored = cloudwatch_backends[ACCOUNT][REGION].metric_data
+    assert len(stored) == 2, "a thousand values stored one by one"
+    cloudwatch: Any = boto3.client("cloudwatch", region_name=REGION)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Duration",
+        Dimensions=[{"Name": "FunctionName", "Value": "f"}],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+        Period=60,
+        Statistics=["SampleCount", "Sum", "Minimum", "Maximum", "Average"],
+        Unit="Milliseconds",
+    )["Datapoints"]
+    [point] = points
+    assert point["SampleCount"] == 1000 and point["Sum"] == 500_500
+    assert point["Minimum"] == 1 and point["Maximum"] == 1000 and point["Average"] == 500.5
+
+
+def test_values_of_different_seconds_or_dimensions_stay_apart() -> None:
+    memory = MemoryMetricSink()
+    sink = BackgroundSink(metrics=memory, metric_delay=30)
+    a, b = (("FunctionName", "a"),), (("FunctionName", "b"),)
+    data = [
+        MetricDatum("Invocations", 1.0, "Count", a, 100.2),
+        MetricDatum("Invocations", 1.0, "Count", a, 100.9),
+        MetricDatum("Invocations", 1.0, "Count", a, 101.1),
+        MetricDatum("Invocations", 1.0, "Count", b, 100.5),
+    ]
+    sink.put("AWS/Lambda", data, account=ACCOUNT, region=REGION)
+    sink.close()  # delivers what is queued
+    delivered = sorted(memory.data, key=lambda d: (d.dimensions, d.timestamp))
+    assert [(d.dimensions, d.timestamp, d.count, d.value) for d in delivered] == [
+        (a, 100.0, 2, 2.0),
+        (a, 101.0, 1, 1.0),
+        (b, 100.0, 1, 1.0),
+    ]
+    assert delivered[0].is_statistic_set and not delivered[1].is_statistic_set
+    assert memory.total("Invocations", *a) == 3
+
+
+def test_logs_of_one_stream_are_merged_in_order(moto_cloudwatch: None) -> None:
+    sink = BackgroundSink(logs=CloudWatchLogsSink(), log_delay=30)
+    now_ms = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
+    for n in range(50):
+        sink.write(batch("one", f"START {n}", f"END {n}", at=now_ms + n * 10))
+    sink.write(batch("two", "other"))
+    assert sink.flush()
+    logs: Any = boto3.client("logs", region_name=REGION)
+    events = logs.get_log_events(logGroupName="/aws/lambda/f", logStreamName="one")["events"]
+    assert [e["message"] for e in events] == [
+        line for n in range(50) for line in (f"START {n}", f"END {n}")
+    ]
+    sink.write(batch("one", "after the flush", at=now_ms + 1000))
+    sink.close()
+    events = logs.get_log_events(logGroupName="/aws/lambda/f", logStreamName="one")["events"]
+    assert events[-1]["message"] == "after the flush"
+
+
+def test_a_slow_sink_makes_writers_wait_and_loses_nothing() -> None:
+    slow = SlowLogs(delay=0.02)
+    line = "x" * 1000
+    sink = BackgroundSink(logs=slow, log_delay=0.001, max_pending_bytes=20_000)
+    peak = 0
+
+    def writer(name: str) -> None:
+        nonlocal peak
+        for n in range(40):
+            sink.write(batch(name, f"{n} {line}"))
+            peak = max(peak, sink._log_bytes)
+
+    writers = [threading.Thread(target=writer, args=(f"s{i}",)) for i in range(4)]
+    started = time.monotonic()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=30)
+    sink.close()
+    assert peak <= 20_000 + 2_000, "the queue grew past its bound"
+    assert time.monotonic() - started > 0.1, "the writers never waited for the sink"
+    delivered = [event.message for b in slow.batches for event in b.events]
+    assert len(delivered) == 160
+    for i in range(4):
+        mine = [b for b in slow.batches if b.stream == f"s{i}"]
+        messages = [event.message.split()[0] for b in mine for event in b.events]
+        assert messages == [str(n) for n in range(40)]
+
+
+def test_flush_and_close_on_an_idle_sink_return_at_once() -> None:
+    sink = BackgroundSink(logs=MemoryLogSink(), metrics=MemoryMetricSink())
+    started = time.monotonic()
+    assert sink.flush()
+    sink.close()
+    sink.close()
+    assert time.monotonic() - started < 1
+
+
+def test_writes_after_close_are_delivered_directly() -> None:
+    logs, metrics = MemoryLogSink(), MemoryMetricSink()
+    sink = BackgroundSink(logs=logs, metrics=metrics)
+    sink.close()
+    sink.write(batch("late", "still here"))
+    data: Sequence[MetricDatum] = [MetricDatum("Errors", 1.0, "Count", (), 5.0)]
+    sink.put("AWS/Lambda", data, account=ACCOUNT, region=REGION)
+    assert logs.messages() == ["still here"] and metrics.total("Errors") == 1
