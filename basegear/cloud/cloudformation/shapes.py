@@ -83,17 +83,25 @@ def event(record: Stack, item: StackEvent) -> dict[str, Any]:
     }
 
 
+def _resource_fields(item: ResourceRecord, timestamp_key: str) -> dict[str, Any]:
+    """What StackResource and StackResourceSummary both show of a resource; they name its
+    timestamp differently (Timestamp, LastUpdatedTimestamp)."""
+    return {
+        "LogicalResourceId": item.logical_id,
+        "PhysicalResourceId": item.physical_id,
+        "ResourceType": item.type,
+        timestamp_key: item.timestamp,
+        "ResourceStatus": item.status,
+        "ResourceStatusReason": item.reason,
+        "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+    }
+
+
 def resource(record: Stack, item: ResourceRecord) -> dict[str, Any]:
     return {
         "StackName": record.name,
         "StackId": record.stack_id,
-        "LogicalResourceId": item.logical_id,
-        "PhysicalResourceId": item.physical_id,
-        "ResourceType": item.type,
-        "Timestamp": item.timestamp,
-        "ResourceStatus": item.status,
-        "ResourceStatusReason": item.reason,
-        "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        **_resource_fields(item, "Timestamp"),
     }
 
 
@@ -107,15 +115,7 @@ def resource_detail(record: Stack, item: ResourceRecord) -> dict[str, Any]:
 
 
 def resource_summary(item: ResourceRecord) -> dict[str, Any]:
-    return {
-        "LogicalResourceId": item.logical_id,
-        "PhysicalResourceId": item.physical_id,
-        "ResourceType": item.type,
-        "LastUpdatedTimestamp": item.timestamp,
-        "ResourceStatus": item.status,
-        "ResourceStatusReason": item.reason,
-        "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
-    }
+    return _resource_fields(item, "LastUpdatedTimestamp")
 
 
 def change_set(record: Stack, item: ChangeSet) -> dict[str, Any]:

@@ -18,7 +18,6 @@ updates them in place; the IDs change)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from basegear.cloud.cloudformation.resources.base import (
@@ -26,6 +25,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Created,
     Handler,
     Properties,
+    as_json,
     not_found,
     required,
     tag_map,
@@ -47,6 +47,16 @@ def _patch(path: str, value: Any) -> dict[str, str]:
     return {"op": "replace", "path": path, "value": text(value)}
 
 
+def _changed_patches(
+    old: Properties, new: Properties, paths: tuple[tuple[str, str], ...]
+) -> list[dict[str, str]]:
+    """A replace operation for each ``(property, path)`` whose property changed and is still
+    set; a property taken out of the template keeps its value."""
+    return [
+        _patch(path, new[key]) for key, path in paths if old.get(key) != new.get(key) and key in new
+    ]
+
+
 @handles
 class RestApi(Handler):
     type_name = "AWS::ApiGateway::RestApi"
@@ -63,8 +73,7 @@ class RestApi(Handler):
         if "ApiKeySourceType" in props:
             extra["apiKeySource"] = props["ApiKeySourceType"]
         if "Policy" in props:
-            policy = props["Policy"]
-            extra["policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+            extra["policy"] = as_json(props["Policy"])
         if props.get("Tags"):
             extra["tags"] = tag_map(props["Tags"])
         api = ctx.client("apigateway").create_rest_api(
@@ -73,20 +82,18 @@ class RestApi(Handler):
         return Created(api["id"], {"RootResourceId": api["rootResourceId"], "RestApiId": api["id"]})
 
     def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
-        operations = []
-        for key, path in (
-            ("Name", "/name"),
-            ("Description", "/description"),
-            ("ApiKeySourceType", "/apiKeySource"),
-            ("MinimumCompressionSize", "/minimumCompressionSize"),
-        ):
-            if old.get(key) != new.get(key) and key in new:
-                operations.append(_patch(path, new[key]))
+        operations = _changed_patches(
+            old,
+            new,
+            (
+                ("Name", "/name"),
+                ("Description", "/description"),
+                ("ApiKeySourceType", "/apiKeySource"),
+                ("MinimumCompressionSize", "/minimumCompressionSize"),
+            ),
+        )
         if old.get("Policy") != new.get("Policy") and "Policy" in new:
-            policy = new["Policy"]
-            operations.append(
-                _patch("/policy", policy if isinstance(policy, str) else json.dumps(policy))
-            )
+            operations.append(_patch("/policy", as_json(new["Policy"])))
         if operations:
             ctx.client("apigateway").update_rest_api(
                 restApiId=current.physical_id, patchOperations=operations
@@ -293,10 +300,9 @@ class Stage(Handler):
         return Created(name)
 
     def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
-        operations = _stage_patches(new)
-        for key, path in (("DeploymentId", "/deploymentId"), ("Description", "/description")):
-            if old.get(key) != new.get(key) and key in new:
-                operations.append(_patch(path, new[key]))
+        operations = _stage_patches(new) + _changed_patches(
+            old, new, (("DeploymentId", "/deploymentId"), ("Description", "/description"))
+        )
         for key in (old.get("Variables") or {}).keys() - (new.get("Variables") or {}).keys():
             operations.append({"op": "remove", "path": f"/variables/{key}"})
         if operations:
@@ -392,9 +398,7 @@ class UsagePlan(Handler):
         return Created(plan["id"], {"Id": plan["id"]})
 
     def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
-        operations = []
-        if old.get("UsagePlanName") != new.get("UsagePlanName") and "UsagePlanName" in new:
-            operations.append(_patch("/name", new["UsagePlanName"]))
+        operations = _changed_patches(old, new, (("UsagePlanName", "/name"),))
         if old.get("Description") != new.get("Description"):
             operations.append(_patch("/description", new.get("Description", "")))
         if operations:
@@ -471,8 +475,7 @@ class Model(Handler):
         name = props.get("Name") or ctx.physical_name(64).replace("-", "")
         extra = _pick(props, ("Description",))
         if "Schema" in props:
-            schema = props["Schema"]
-            extra["schema"] = schema if isinstance(schema, str) else json.dumps(schema)
+            extra["schema"] = as_json(props["Schema"])
         ctx.client("apigateway").create_model(
             restApiId=required(props, "RestApiId", self.type_name),
             name=name,
@@ -482,8 +485,7 @@ class Model(Handler):
         return Created(name)
 
     def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
-        schema = new.get("Schema", {})
-        operations = [_patch("/schema", schema if isinstance(schema, str) else json.dumps(schema))]
+        operations = [_patch("/schema", as_json(new.get("Schema", {})))]
         if "Description" in new:
             operations.append(_patch("/description", new["Description"]))
         ctx.client("apigateway").update_model(

@@ -24,6 +24,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Created,
     Handler,
     Properties,
+    removed_tag_keys,
     required,
     tag_map,
     text,
@@ -177,9 +178,8 @@ class Function(Handler):
                 client.delete_function_concurrency(FunctionName=name)
         if old.get("Tags") != new.get("Tags"):
             arn = current.attributes["Arn"]
-            removed = set(tag_map(old.get("Tags"))) - set(tag_map(new.get("Tags")))
-            if removed:
-                client.untag_resource(Resource=arn, TagKeys=sorted(removed))
+            if removed := removed_tag_keys(old, new):
+                client.untag_resource(Resource=arn, TagKeys=removed)
             if new.get("Tags"):
                 client.tag_resource(Resource=arn, Tags=tag_map(new["Tags"]))
         return current

@@ -156,6 +156,22 @@ def tag_map(tags: Any) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tag_list(tags)}
 
 
+def removed_tag_keys(old: Properties, new: Properties) -> list[str]:
+    """The keys of the old properties' Tags that the new properties' Tags no longer hold,
+    sorted: what an update untags before it tags the resource with the new Tags."""
+    return sorted(set(tag_map(old.get("Tags"))) - set(tag_map(new.get("Tags"))))
+
+
+def fifo_name(ctx: Context, name: str | None, *, fifo: bool, max_length: int) -> str:
+    """The name of an SNS topic or SQS queue: a FIFO one's name ends in ``.fifo``, and a
+    generated name leaves room for that suffix within ``max_length`` (TopicName and QueueName,
+    CloudFormation resource reference)."""
+    name = name or ctx.physical_name(max_length - len(".fifo") if fifo else max_length)
+    if fifo and not name.endswith(".fifo"):
+        name += ".fifo"
+    return name
+
+
 def as_json(document: Any) -> str:
     """A policy or other JSON property: templates give it as an object or as a string."""
     return document if isinstance(document, str) else json.dumps(document)

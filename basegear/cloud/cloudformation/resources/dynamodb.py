@@ -18,6 +18,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Created,
     Handler,
     Properties,
+    removed_tag_keys,
     required,
     tag_list,
     text,
@@ -165,11 +166,8 @@ class Table(Handler):
             self._pitr(ddb, name, new.get("PointInTimeRecoverySpecification"))
         if old.get("Tags") != new.get("Tags"):
             arn = current.attributes["Arn"]
-            removed = {tag["Key"] for tag in tag_list(old.get("Tags"))} - {
-                tag["Key"] for tag in tag_list(new.get("Tags"))
-            }
-            if removed:
-                ddb.untag_resource(ResourceArn=arn, TagKeys=sorted(removed))
+            if removed := removed_tag_keys(old, new):
+                ddb.untag_resource(ResourceArn=arn, TagKeys=removed)
             if new.get("Tags"):
                 ddb.tag_resource(ResourceArn=arn, Tags=tag_list(new["Tags"]))
         return self._created(ddb.describe_table(TableName=name)["Table"])

@@ -21,6 +21,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Properties,
     as_json,
     not_found,
+    removed_tag_keys,
     required,
     tag_list,
 )
@@ -112,11 +113,8 @@ class Role(Handler):
         for arn in new_managed - old_managed:
             _attach(iam, name, arn)
         if old.get("Tags") != new.get("Tags"):
-            removed = {tag["Key"] for tag in tag_list(old.get("Tags"))} - {
-                tag["Key"] for tag in tag_list(new.get("Tags"))
-            }
-            if removed:
-                iam.untag_role(RoleName=name, TagKeys=sorted(removed))
+            if removed := removed_tag_keys(old, new):
+                iam.untag_role(RoleName=name, TagKeys=removed)
             if new.get("Tags"):
                 iam.tag_role(RoleName=name, Tags=tag_list(new["Tags"]))
         return current

@@ -14,6 +14,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Created,
     Handler,
     Properties,
+    removed_tag_keys,
     required,
     tag_map,
 )
@@ -54,9 +55,8 @@ class LogGroup(Handler):
                 logs.delete_retention_policy(logGroupName=name)
         if old.get("Tags") != new.get("Tags"):
             arn = ctx.arn("logs", f"log-group:{name}")
-            removed = set(tag_map(old.get("Tags"))) - set(tag_map(new.get("Tags")))
-            if removed:
-                logs.untag_resource(resourceArn=arn, tagKeys=sorted(removed))
+            if removed := removed_tag_keys(old, new):
+                logs.untag_resource(resourceArn=arn, tagKeys=removed)
             if new.get("Tags"):
                 logs.tag_resource(resourceArn=arn, tags=tag_map(new["Tags"]))
         return current
@@ -80,9 +80,10 @@ def _transformation(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@handles
-class MetricFilter(Handler):
-    type_name = "AWS::Logs::MetricFilter"
+class _Filter(Handler):
+    """A filter on a log group, named by FilterName: the Put API both creates it and replaces
+    it in place, so an update puts it again under its name."""
+
     replace_on = frozenset({"FilterName", "LogGroupName"})
     name_property = "FilterName"
 
@@ -94,6 +95,14 @@ class MetricFilter(Handler):
     def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
         self._put(ctx, current.physical_id, new)
         return current
+
+    def _put(self, ctx: Context, name: str, props: Properties) -> None:
+        raise NotImplementedError
+
+
+@handles
+class MetricFilter(_Filter):
+    type_name = "AWS::Logs::MetricFilter"
 
     def _put(self, ctx: Context, name: str, props: Properties) -> None:
         ctx.client("logs").put_metric_filter(
@@ -113,19 +122,8 @@ class MetricFilter(Handler):
 
 
 @handles
-class SubscriptionFilter(Handler):
+class SubscriptionFilter(_Filter):
     type_name = "AWS::Logs::SubscriptionFilter"
-    replace_on = frozenset({"FilterName", "LogGroupName"})
-    name_property = "FilterName"
-
-    def create(self, ctx: Context, props: Properties) -> Created:
-        name = props.get("FilterName") or ctx.physical_name(512)
-        self._put(ctx, name, props)
-        return Created(name)
-
-    def update(self, ctx: Context, current: Created, old: Properties, new: Properties) -> Created:
-        self._put(ctx, current.physical_id, new)
-        return current
 
     def _put(self, ctx: Context, name: str, props: Properties) -> None:
         extra = {"roleArn": props["RoleArn"]} if "RoleArn" in props else {}

@@ -18,6 +18,7 @@ from basegear.cloud.cloudformation.resources.base import (
     Handler,
     Properties,
     as_json,
+    fifo_name,
     not_found,
     required,
     tag_list,
@@ -70,9 +71,7 @@ class Topic(Handler):
 
     def create(self, ctx: Context, props: Properties) -> Created:
         fifo = text(props.get("FifoTopic", False)) == "true"
-        name = props.get("TopicName") or ctx.physical_name(251 if fifo else 256)
-        if fifo and not name.endswith(".fifo"):
-            name += ".fifo"
+        name = fifo_name(ctx, props.get("TopicName"), fifo=fifo, max_length=256)
         attributes = _topic_attributes(props)
         if fifo:
             attributes["FifoTopic"] = "true"

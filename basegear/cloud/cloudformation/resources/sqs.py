@@ -18,6 +18,8 @@ from basegear.cloud.cloudformation.resources.base import (
     Handler,
     Properties,
     as_json,
+    fifo_name,
+    removed_tag_keys,
     required,
     tag_map,
     text,
@@ -69,9 +71,7 @@ class Queue(Handler):
 
     def create(self, ctx: Context, props: Properties) -> Created:
         fifo = text(props.get("FifoQueue", False)) == "true"
-        name = props.get("QueueName") or ctx.physical_name(75 if fifo else 80)
-        if fifo and not name.endswith(".fifo"):
-            name += ".fifo"
+        name = fifo_name(ctx, props.get("QueueName"), fifo=fifo, max_length=80)
         attributes = _attributes(props)
         if fifo:
             attributes["FifoQueue"] = "true"
@@ -91,9 +91,8 @@ class Queue(Handler):
         if changes:
             sqs.set_queue_attributes(QueueUrl=current.physical_id, Attributes=changes)
         if old.get("Tags") != new.get("Tags"):
-            removed = set(tag_map(old.get("Tags"))) - set(tag_map(new.get("Tags")))
-            if removed:
-                sqs.untag_queue(QueueUrl=current.physical_id, TagKeys=sorted(removed))
+            if removed := removed_tag_keys(old, new):
+                sqs.untag_queue(QueueUrl=current.physical_id, TagKeys=removed)
             if new.get("Tags"):
                 sqs.tag_queue(QueueUrl=current.physical_id, Tags=tag_map(new["Tags"]))
         return current

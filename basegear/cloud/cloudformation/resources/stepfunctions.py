@@ -63,6 +63,11 @@ def _options(props: Properties) -> dict[str, Any]:
     return options
 
 
+def _tags(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Template tags as Step Functions takes them, with lower-case ``key`` and ``value``."""
+    return [{"key": tag["Key"], "value": tag["Value"]} for tag in tags]
+
+
 @handles
 class StateMachine(Handler):
     type_name = "AWS::StepFunctions::StateMachine"
@@ -76,7 +81,7 @@ class StateMachine(Handler):
         if "EncryptionConfiguration" in props:
             extra["encryptionConfiguration"] = _lower_keys(props["EncryptionConfiguration"])
         if props.get("Tags"):
-            extra["tags"] = [{"key": tag["Key"], "value": tag["Value"]} for tag in props["Tags"]]
+            extra["tags"] = _tags(props["Tags"])
         created = ctx.client("stepfunctions").create_state_machine(
             name=name,
             definition=_definition(ctx, props),
@@ -111,7 +116,7 @@ class Activity(Handler):
         name = required(props, "Name", self.type_name)
         extra: dict[str, Any] = {}
         if props.get("Tags"):
-            extra["tags"] = [{"key": tag["Key"], "value": tag["Value"]} for tag in props["Tags"]]
+            extra["tags"] = _tags(props["Tags"])
         arn = ctx.client("stepfunctions").create_activity(name=name, **extra)["activityArn"]
         return Created(arn, {"Arn": arn, "Name": name})
 
