@@ -22,6 +22,7 @@ its own; it is stopped with SIGINT, as Ctrl-C stops it, and this script checks t
 of it is left. Nothing leaves the machine.
 
     .venv/bin/python bench/cloud.py [--calls 3000] [--seconds 5] [--clients 4] [--bare]
+    .venv/bin/python bench/cloud.py --start-only 5    # only time gear up, 5 runs
 """
 
 from __future__ import annotations
@@ -376,6 +377,18 @@ def measure(cloud: Started, options: argparse.Namespace) -> list[tuple[str, str,
     return rows
 
 
+def start_only(runs: int) -> None:
+    """Time ``gear up`` to each stage ``runs`` times, each in a fresh folder; print each run."""
+    for _ in range(runs):
+        with (
+            tempfile.TemporaryDirectory(prefix="gear-bench-cloud-") as workdir,
+            gear_up(Path(workdir)) as cloud,
+        ):
+            stages = cloud.stages
+        print("  ".join(f"{name} {seconds:.2f} s" for name, seconds in stages), flush=True)
+    print(f"load {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000, help="sequential warm invokes")
@@ -383,9 +396,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--bare", action="store_true", help="LocalCloud + LambdaService only")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--start-only", type=int, metavar="RUNS", default=0, help="only time gear up, RUNS times"
+    )
     options = parser.parse_args()
     if options.serve:
         serve(lifetime=600.0)
+        return
+    if options.start_only:
+        start_only(options.start_only)
         return
 
     with tempfile.TemporaryDirectory(prefix="gear-bench-cloud-") as workdir:

@@ -60,6 +60,8 @@ class Target:
         from botocore.configprovider import ConstantProvider
         from botocore.session import Session
 
+        from basegear.awsdata import boto3_session
+
         if not self.local:
             return boto3.session.Session(region_name=self.region)
         # A botocore session that reads no config or credentials file and ignores AWS_PROFILE;
@@ -70,7 +72,8 @@ class Target:
         store.set_config_provider("config_file", ConstantProvider(os.devnull))
         store.set_config_provider("credentials_file", ConstantProvider(os.devnull))
         core.set_credentials(DUMMY_CREDENTIAL, DUMMY_CREDENTIAL)
-        return boto3.session.Session(botocore_session=core, region_name=self.region)
+        # The local cloud runs in this process under gear up: share its parsed data files.
+        return boto3_session(core, region_name=self.region)
 
     def _config(self) -> Any:
         from botocore.config import Config

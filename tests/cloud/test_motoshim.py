@@ -70,6 +70,54 @@ def test_step_functions_still_makes_its_clients_in_boto_client_for() -> None:
     ]
 
 
+# In a process of its own: the test session may have imported moto.batch already.
+_BATCH_ALONE = """
+import sys
+from basegear.cloud.motoshim import stepfunctions
+stepfunctions.install()
+import moto.stepfunctions.parser.models
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_batch as task,
+)
+assert "moto.ec2" not in sys.modules and "moto.batch" not in sys.modules, "moto.ec2 imported"
+from moto.batch import batch_backends, models, utils
+assert task.JobStatus is utils.JobStatus is models.JobStatus, "two JobStatus enums"
+assert batch_backends["123456789012"]["us-east-1"] is not None
+print("ok")
+"""
+
+
+def test_step_functions_parser_imports_no_ec2_and_batch_still_loads() -> None:
+    import subprocess
+    import sys
+
+    source = inspect.getsource(
+        importlib.import_module(
+            "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+            "state_task_service_batch"
+        )
+    )
+    assert "from moto.batch.utils import JobStatus" in source  # all it takes of moto.batch
+    done = subprocess.run(
+        [sys.executable, "-c", _BATCH_ALONE], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_moto_lists_regions_through_the_shared_loader(local_cloud: CloudClients) -> None:
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from basegear.awsdata import boto3_session, shared_loader
+
+    moto_session = AccountSpecificBackend.get_session()._session
+    assert moto_session.get_component("data_loader") is shared_loader()
+    ours = boto3_session(aws_access_key_id="a", aws_secret_access_key="b")
+    assert ours._session.get_component("data_loader") is shared_loader()
+    paths = shared_loader().search_paths
+    assert len(paths) == len(set(paths))  # boto3's own folder once, however many sessions
+    assert "us-east-1" in moto_session.get_available_regions("lambda")
+
+
 def test_step_functions_executes_and_its_tasks_stay_in_process(
     local_cloud: CloudClients,
 ) -> None:

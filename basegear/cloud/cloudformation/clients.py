@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from basegear.awsdata import boto3_session
+
 ClientFactory = Callable[[str, str], Any]
 
 # A custom resource's function may run as long as Lambda allows (900 s); the provider retries
@@ -38,7 +40,7 @@ class Clients:
     ) -> None:
         self.endpoint_url = endpoint_url
         self.follow_requests = follow_requests
-        self.session = session or boto3.Session(
+        self.session = session or boto3_session(
             aws_access_key_id="test", aws_secret_access_key="test"
         )
         self._lock = threading.Lock()

@@ -5,6 +5,11 @@
   listed once.
 - ``gen_amzn_requestid_long`` draws the 52-character request id with 52 ``random.choice``
   calls; one ``choices`` call draws the same alphabet from the same seeded generator.
+- moto lists each service's regions through one boto3 session of its own
+  (``AccountSpecificBackend.get_session``, ``moto/core/base_backend.py``), which parses
+  ``endpoints.json`` and the service's whole ``service-2.json`` when the service is first used;
+  that session is given the process's shared botocore loader (:mod:`basegear.awsdata`), so the
+  files the deploy's and the CloudFormation provider's clients parse are parsed once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 PATCHED = (
     ("moto.core.responses", "method_names_from_class"),
     ("moto.core.responses", "gen_amzn_requestid_long"),
+    ("moto.core.base_backend", "AccountSpecificBackend"),  # its get_session's data loader
 )
 
 _REQUEST_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -24,7 +30,11 @@ _REQUEST_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 def install() -> None:
     import moto.core.responses as responses
+    from moto.core.base_backend import AccountSpecificBackend
 
+    from basegear.awsdata import share_loader
+
+    share_loader(AccountSpecificBackend.get_session()._session)  # a boto3 Session's botocore one
     original = getattr(responses, "method_names_from_class")  # noqa: B009 (not re-exported)
     if getattr(original, "basegear_patch", False):
         return

@@ -61,11 +61,11 @@ class InProcessClients:
         return client
 
     def _new_client(self, service_name: str, region_name: str, kwargs: dict[str, Any]) -> Any:
-        import boto3
+        from basegear.awsdata import boto3_session
 
         if self._session is None:
             # Explicit dummy credentials: nothing from the environment or a profile is used.
-            self._session = boto3.session.Session(
+            self._session = boto3_session(
                 aws_access_key_id="basegear", aws_secret_access_key="basegear"
             )
         kwargs.pop("aws_access_key_id", None)
