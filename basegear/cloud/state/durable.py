@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from basegear.cloud.state import (
     moto_stepfunctions,
     pickling,
 )
-from basegear.cloud.state.codec import Record, scan
+from basegear.cloud.state.codec import ImageRecord, Record, encode, scan
 from basegear.cloud.state.errors import StateError
 from basegear.cloud.state.files import FORMAT_VERSION, FRESH_HINT, StateDir
 from basegear.cloud.state.journal import Journal
@@ -78,8 +78,10 @@ class DurableState:
         router: Router,
         components: dict[str, Persistent],
         settings: Settings,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = directory
+        self.clock = clock  # the cloud's (virtual) clock: journal records are stamped with it
         self.router = router
         self.components = components
         self.settings = settings
@@ -124,7 +126,7 @@ class DurableState:
             fsync=self.settings.fsync,
         )
         self.directory.remove_before(self._generation)
-        self._recorder = Recorder(self._journal, self.gate, self.components)
+        self._recorder = Recorder(self._journal, self.gate, self.components, clock=self.clock)
         self.router.recorder = self._recorder
         self._thread = threading.Thread(target=self._run, name="gear-state", daemon=True)
         self._thread.start()
@@ -209,6 +211,20 @@ class DurableState:
             self._last_snapshot = time.monotonic()
             return True
 
+    def save_component(self, component: Persistent) -> None:
+        """Write ``component``'s image to the journal now and return once it is durable: for
+        state that changes without a request (a poller's checkpoint, a queued event)."""
+        journal = self._journal
+        if journal is None or self._closed:
+            return
+        self.gate.enter()
+        try:
+            image = ImageRecord(self.clock(), component.state_key, save_image(component))
+            commit = journal.append(encode(image))
+        finally:
+            self.gate.leave()
+        journal.sync(commit)
+
     def _capture(self, seq: int) -> bytes:
         """Everything, pickled; retried when a thread outside the gate (a log writer, an
         execution) changed a structure while it was being pickled."""
@@ -290,6 +306,7 @@ def open_state(
     fresh: bool = False,
     components: Iterable[Persistent] = (),
     settings: Settings | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> DurableState:
     """Open ``state_dir`` for the cloud behind ``router``, restore what it holds and start
     recording. Providers must be registered on the router before (their requests are replayed
@@ -303,7 +320,7 @@ def open_state(
     for candidate in [*router.all_providers(), *components]:
         if isinstance(candidate, Persistent):
             found[candidate.state_key] = candidate
-    state = DurableState(directory, router, found, settings or Settings())
+    state = DurableState(directory, router, found, settings or Settings(), clock)
     try:
         state.restore()
     except BaseException:

@@ -12,6 +12,11 @@ random source every moto service draws its ids from.
   seeds the same generator, so a replayed request draws the same ids (a queue URL, a message id,
   a receipt handle the client still holds). Outside a recorded request draws come from a plain
   generator, which moto's own ``seed`` still seeds.
+- **The request's time.** DynamoDB names a table's stream after the time it was enabled
+  (``LatestStreamLabel``), so the stream's ARN holds that time. While a recorded request is
+  answered, :data:`REQUEST_TIME` holds the time its journal record carries, and moto's DynamoDB
+  reads the time from there; replay sets the same time, so a replayed CreateTable gives the same
+  stream ARN that mappings and clients already hold.
 """
 
 from __future__ import annotations
@@ -20,13 +25,20 @@ import importlib
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
-PATCHED = (("moto.moto_api._internal", "mock_random"),)  # its methods, on the instance
+PATCHED = (
+    ("moto.moto_api._internal", "mock_random"),  # its methods, on the instance
+    ("moto.dynamodb.models.table", "utcnow"),
+)
 READ = (("moto.core.base_backend", "BackendDict"),)  # ._instances, the dicts in use
 
 ACTIVE: ContextVar[Any] = ContextVar("basegear_moto_random", default=None)
 """The ``MotoRandom`` the current request draws from; None outside recorded requests."""
+
+REQUEST_TIME: ContextVar[float | None] = ContextVar("basegear_request_time", default=None)
+"""The time of the recorded request being answered (epoch seconds); None outside them."""
 
 _REDIRECTED = (
     "random",
@@ -77,6 +89,17 @@ def install_random() -> None:
         setattr(mock_random, name, _redirect(name, base))
     for name in _SEEDING:
         setattr(mock_random, name, getattr(base, name))
+    import moto.dynamodb.models.table as table
+
+    moto_utcnow: Callable[[], datetime] = vars(table)["utcnow"]
+
+    def utcnow() -> datetime:
+        at = REQUEST_TIME.get()
+        if at is None:
+            return moto_utcnow()
+        return datetime.fromtimestamp(at, UTC).replace(tzinfo=None)  # moto's are naive UTC
+
+    setattr(table, "utcnow", utcnow)  # noqa: B010 (not exported by moto's module)
     _installed = True
 
 

@@ -54,7 +54,7 @@ READ_ONLY_PREFIXES = (
     "Check",
     "Preview",
 )
-NOT_RECORDED_SERVICES = frozenset({"execute-api"})
+NOT_RECORDED_SERVICES = frozenset({"execute-api", "gear"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _INVOCATION = re.compile(r"^/20\d\d-\d\d-\d\d/functions/[^/]+/(invocations|invoke-async)")
 # Headers a replay does not need; the session token is a secret and never written.
@@ -89,6 +89,15 @@ class Persistent(Protocol):
     def save_state(self) -> Any: ...
 
     def load_state(self, state: Any) -> None: ...
+
+
+@runtime_checkable
+class SavesItself(Protocol):
+    """A ``Persistent`` component whose state changes without a request: the cloud sets
+    ``persist`` to ``DurableState.save_component`` while state is durable, and the component
+    calls it after each change it must not lose."""
+
+    persist: Callable[[Any], None] | None
 
 
 def records(request: AwsRequest) -> bool:
@@ -165,12 +174,13 @@ class Recorder:
         self.gate.enter()
         return Recording(self, request)
 
-    def record_for(self, request: AwsRequest, seed: int) -> Record:
+    def record_for(self, request: AwsRequest, seed: int, at: float) -> Record:
+        """The journal record of ``request``, received at ``at`` (epoch seconds)."""
         for component in self._components:
             if component.owns_write(request):
-                return ImageRecord(self.clock(), component.state_key, save_image(component))
+                return ImageRecord(at, component.state_key, save_image(component))
         return RequestRecord(
-            time=self.clock(),
+            time=at,
             seed=seed,
             method=request.method,
             path=request.path,
@@ -205,7 +215,17 @@ def save_image(component: Persistent) -> bytes:
 class Recording:
     """One recorded request, from ``begin`` to durable."""
 
-    __slots__ = ("_commit", "_error", "_finished", "_recorder", "_request", "_seed", "_token")
+    __slots__ = (
+        "_commit",
+        "_error",
+        "_finished",
+        "_recorder",
+        "_request",
+        "_seed",
+        "_time",
+        "_time_token",
+        "_token",
+    )
 
     def __init__(self, recorder: Recorder, request: AwsRequest) -> None:
         self._recorder = recorder
@@ -215,6 +235,8 @@ class Recording:
         self._error: BaseException | None = None
         self._finished = False
         self._token: Token[Any] = moto_core.ACTIVE.set(moto_core.new_random(self._seed))
+        self._time = recorder.clock()
+        self._time_token = moto_core.REQUEST_TIME.set(self._time)
 
     def finish(self, response: AwsResponse | None) -> None:
         if self._finished:
@@ -223,8 +245,9 @@ class Recording:
         recorder = self._recorder
         try:
             moto_core.ACTIVE.reset(self._token)
+            moto_core.REQUEST_TIME.reset(self._time_token)
             if response is not None and 200 <= response.status < 300:
-                record = recorder.record_for(self._request, self._seed)
+                record = recorder.record_for(self._request, self._seed, self._time)
                 self._commit = recorder.journal.append(encode(record))
         except Exception as error:
             self._error = error

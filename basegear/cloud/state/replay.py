@@ -3,7 +3,8 @@
 A request record goes through the router (``Router.dispatch``: BaseGear's providers first, then
 moto), exactly as it did the first time, with:
 
-- moto's random source seeded from the record (moto_core.py), so it draws the same ids;
+- moto's random source seeded from the record (moto_core.py), so it draws the same ids, and
+  the record's time as moto DynamoDB's clock (moto_core.py), so streams keep their ARNs;
 - SQS's clock set to the time the record was answered (moto_sqs.py);
 - nothing run that ran outside the local cloud's state the first time, and whose own effects are
   recorded separately: no Lambda function is invoked (moto_lambda.py), no SNS HTTP delivery is
@@ -95,9 +96,11 @@ def replay(
         clock.now = record.time
         request = moto_sqs.for_replay(as_request(record))
         token = moto_core.ACTIVE.set(moto_core.new_random(record.seed))
+        time_token = moto_core.REQUEST_TIME.set(record.time)
         try:
             response = router.dispatch(request)
         finally:
+            moto_core.REQUEST_TIME.reset(time_token)
             moto_core.ACTIVE.reset(token)
         if 200 <= response.status < 300:
             into.applied += 1
