@@ -322,6 +322,14 @@ def deploy(
 )
 @click.option("--fresh", is_flag=True, help="Start from an empty state.")
 @click.option("--detach", "-d", is_flag=True, help="Run in the background; stop with gear down.")
+@click.option(
+    "--clock",
+    "clock_mode",
+    default="real",
+    show_default=True,
+    metavar="real|manual|fast=N",
+    help="The cloud's clock: real time, stopped until gear clock advance, or N times faster.",
+)
 def up(
     paths: tuple[Path, ...],
     stage: str | None,
@@ -332,14 +340,16 @@ def up(
     state_dir: Path | None,
     fresh: bool,
     detach: bool,
+    clock_mode: str,
 ) -> None:
+    from basegear.cloud.clock import parse_mode
     from basegear.cloud.up import Up, UpOptions, start_detached
 
     folders = paths or (Path("."),)
+    mode = parse_mode(clock_mode)
     if detach:
-        record = start_detached(
-            _up_arguments(folders, stage, region, params, port, host, state_dir, fresh), Path(".")
-        )
+        arguments = _up_arguments(folders, stage, region, params, port, host, state_dir, fresh)
+        record = start_detached([*arguments, "--clock", str(mode)], Path("."))
         if record.log_file:
             sys.stdout.write(Path(record.log_file).read_text(errors="replace"))
         console.show_valid(f"{record.endpoint_url} (pid {record.pid})", label="running")
@@ -351,6 +361,7 @@ def up(
         port=port,
         state_dir=state_dir,
         fresh=fresh,
+        clock=mode,
     )
     Up(options).run()
 
@@ -474,3 +485,56 @@ def logs(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _control(endpoint: str | None) -> Any:
+    from basegear.cloud.control import ControlClient
+    from basegear.deploy import local_target
+
+    url = local_target("us-east-1", endpoint).endpoint_url
+    assert url is not None
+    return ControlClient(url)
+
+
+@gear.group(help="The local cloud's clock.")
+def clock() -> None:
+    pass
+
+
+@clock.command("advance", help="Move a manual (or any) clock forward, e.g. 30s, 5m, 2h.")
+@click.argument("duration")
+@_endpoint_option
+def clock_advance(duration: str, endpoint: str | None) -> None:
+    answer = _control(endpoint).clock(advance=duration)
+    console.show_valid(f"{answer['time']} ({answer['mode']} clock)", label="now")
+
+
+@clock.command("show", help="The local cloud's time and clock mode.")
+@_endpoint_option
+def clock_show(endpoint: str | None) -> None:
+    answer = _control(endpoint).clock()
+    console.show_valid(f"{answer['time']} ({answer['mode']} clock)", label="now")
+
+
+@gear.command(help="The event source mappings with their lag, last result and batches in flight.")
+@_endpoint_option
+def events(endpoint: str | None) -> None:
+    from basegear.cloud.events.report import show_events
+
+    show_events(_control(endpoint).events())
+
+
+@gear.command(
+    help="Send a dead-letter or on-failure queue's messages back to their function or source "
+    "queue (QUEUE: name, URL or ARN)."
+)
+@click.argument("queue")
+@_endpoint_option
+def redrive(queue: str, endpoint: str | None) -> None:
+    answer = _control(endpoint).redrive(queue)
+    console.show_valid(
+        f"{console.plural(answer['moved'], 'message')} from {answer['queue']} to "
+        f"{answer['to']}"
+        + (f"; {answer['failed']} failed again and stay" if answer.get("failed") else ""),
+        label="redriven",
+    )

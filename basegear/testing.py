@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from basegear.cloud.clock import VirtualClock
 from basegear.cloud.protocol import Provider
 from basegear.cloud.routing import DEFAULT_REGION
 from basegear.cloud.server import LocalCloud, StandardServices
@@ -67,7 +68,8 @@ class CloudClients:
         import boto3
 
         self.cloud = cloud
-        self.services = services  # BaseGear's own: ``services.mappings``, ``services.lambdas``
+        self.services = services  # BaseGear's own: ``services.mappings``, ``services.lambdas``,
+        # ``services.clock``, ``services.events``, ``services.context``
         self.endpoint_url = cloud.endpoint_url
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_KEY,
@@ -149,3 +151,19 @@ def local_cloud() -> Iterator[CloudClients]:
     """BaseGear's local cloud for the whole test session (see the module docstring)."""
     with running_local_cloud() as clients:
         yield clients
+
+
+@pytest.fixture
+def manual_clock(local_cloud: CloudClients) -> Iterator[VirtualClock]:
+    """The local cloud's clock, stopped for one test: time moves only when the test calls
+    ``manual_clock.advance(seconds)``, so a two-minute retry takes milliseconds. The clock
+    runs in real time again afterwards (never backwards)."""
+    services = local_cloud.services
+    if services is None:
+        raise RuntimeError("manual_clock needs the local cloud's standard services")
+    clock = services.clock
+    clock.set_mode("manual")
+    try:
+        yield clock
+    finally:
+        clock.set_mode("real")

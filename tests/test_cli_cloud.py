@@ -4,6 +4,7 @@ down. ``gear up`` runs under ``timeout``, so it stops by itself even if the test
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -13,9 +14,11 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,6 +98,70 @@ def test_gear_up_deploys_and_shows_one_screen(running: Running) -> None:
     assert "ready in" in screen
     assert running.record.services == ("algorithms/static", "algorithms")
     print(f"gear up of the example: ready after {running.ready_seconds:.2f} s (process start)")
+
+
+def _client(running: Running, service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        region_name="eu-west-1",
+        endpoint_url=running.record.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, account_id_endpoint_mode="disabled"),
+    )
+
+
+def test_an_uploaded_package_is_published_through_s3_and_the_stream(running: Running) -> None:
+    """The example's upload flow under gear up: the packages bucket's notification invokes
+    objects-processor asynchronously, which records the upload; the uploads table's stream,
+    filtered to UPLOADED, feeds stream-processor (batch window 3 s), which loads the package
+    into the algorithm's function, publishes a version, points the alias at it and marks the
+    upload PUBLISHED."""
+    outputs = {
+        item["OutputKey"]: item["OutputValue"]
+        for item in _client(running, "cloudformation").describe_stacks(
+            StackName="algorithms-static-dev"
+        )["Stacks"][0]["Outputs"]
+    }
+    role = _client(running, "iam").create_role(
+        RoleName="algorithm-e2e", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    lambdas = _client(running, "lambda")
+    lambdas.create_function(
+        FunctionName="algorithm-dev-e2e",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": _zip("def handler(event, context):\n    return 'v0'\n")},
+    )
+    package = _zip("def handler(event, context):\n    return 'v1'\n")
+    _client(running, "s3").put_object(
+        Bucket=outputs["PackagesBucketName"], Key="packages/e2e/1/algorithm.zip", Body=package
+    )
+
+    table = outputs["UploadsTableName"]
+    key = {"algorithmId": {"S": "e2e"}, "uploadVersion": {"S": "1"}}
+    deadline = time.monotonic() + 30
+    status = None
+    while status != "PUBLISHED":
+        assert time.monotonic() < deadline, f"the upload is {status}"
+        time.sleep(0.2)
+        item = _client(running, "dynamodb").get_item(TableName=table, Key=key).get("Item")
+        status = item["status"]["S"] if item else None
+    alias = lambdas.get_alias(FunctionName="algorithm-dev-e2e", Name="prod")
+    assert alias["FunctionVersion"] == "1"
+    answer = lambdas.invoke(FunctionName="algorithm-dev-e2e", Qualifier="prod")
+    assert json.loads(answer["Payload"].read()) == "v1"
+
+
+def _zip(handler: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", handler)
+    return buffer.getvalue()
 
 
 def test_status_names_the_cloud_and_its_stacks(

@@ -46,7 +46,15 @@ from basegear.cloud.error_responses import aws_error, error_response, protocol_o
 from basegear.cloud.moto_backend import MotoBackend
 from basegear.cloud.motoshim import dynamodb
 from basegear.cloud.protocol import AwsRequest, AwsResponse, Provider
-from basegear.cloud.routing import RoutingError, parse_query, route
+from basegear.cloud.routing import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    RoutingError,
+    parse_query,
+    route,
+)
+
+CONTROL_PREFIX = "/_gear/"
 
 LOG = logging.getLogger(__name__)
 
@@ -203,6 +211,18 @@ def build_request(
     """The routed request, or the AWS error for a request that names no service we can tell.
     ``headers`` have lower-case names; ``raw_path`` is percent-encoded as sent."""
     query = parse_query(query_string)
+    if raw_path.startswith(CONTROL_PREFIX):  # BaseGear's own control API (cloud/control.py)
+        return AwsRequest(
+            method=method,
+            path=raw_path,
+            query=query,
+            headers=dict(headers),
+            body=body,
+            service="gear",
+            region=DEFAULT_REGION,
+            account=DEFAULT_ACCOUNT,
+            action=None,
+        )
     try:
         found = route(method, query, headers, body)
     except RoutingError as error:

@@ -28,18 +28,23 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from basegear.cloud.clock import VirtualClock
 from basegear.cloud.gateway import Gateway, Router
 from basegear.cloud.motoshim import inprocess
 from basegear.cloud.protocol import Provider
 
 if TYPE_CHECKING:
+    from basegear.cloud.events.async_invoke import AsyncInvocations
+    from basegear.cloud.lambdas.runtime import LambdaRuntime
+    from basegear.cloud.lambdas.spec import InvokeResult
     from basegear.cloud.state import DurableState
+    from basegear.cloud.state.recorder import Persistent
 
 LOG = logging.getLogger(__name__)
 
@@ -52,18 +57,21 @@ _START_TIMEOUT = 10.0
 class StandardServices:
     """BaseGear's own services of one local cloud, for ``gear up`` and the test fixture:
 
-    - Lambda: the runtime, moto's invoke paths plugged into it, the Lambda API provider;
+    - Lambda: the runtime, moto's invoke paths plugged into it, the Lambda API provider, and
+      asynchronous invocations with retries, dead-letter queues and destinations;
     - CloudFormation: the provider that deploys stacks through the cloud's own API;
-    - one ``EventSourceMappingStore`` shared by both: the mappings a stack declares, which the
-      Lambda API lists and the pollers serve.
+    - event sources (``cloud/events``): one ``EventSourceMappingStore`` shared by the stack
+      provider and the Lambda API, whose mappings the pollers serve; DynamoDB stream capture;
+      S3 and SNS deliveries; schedules — all on one ``VirtualClock``;
+    - the control API (``/_gear/…``: the clock, ``gear events``, ``gear redrive``).
 
     ``endpoint_url`` is the cloud's own (``cloud.endpoint_url``: known once the socket is bound),
     for components that call it back over HTTP. Register and start them before the cloud
-    serves (durable state replays requests through them); close them before it stops, so
-    that invocations in flight are answered::
+    serves (durable state replays requests through them); the pollers start once state is
+    restored; close them before the cloud stops, so that invocations in flight are answered::
 
         services = StandardServices(cloud.endpoint_url, cache_dir=tmp)
-        services.attach(cloud)   # add_provider for each, in routing order
+        services.attach(cloud)   # providers in routing order, components, the ready hook
         services.start()
         with cloud:
             ...
@@ -78,12 +86,27 @@ class StandardServices:
         code_folders: Mapping[str, Path] | None = None,
         layer_folders: Mapping[str, Path] | None = None,
         rng: random.Random | None = None,
+        clock: VirtualClock | None = None,
     ) -> None:
         from basegear.cloud.cloudformation import CloudFormationProvider, EventSourceMappingStore
         from basegear.cloud.cloudformation.clients import against
+        from basegear.cloud.control import ControlProvider
+        from basegear.cloud.events.context import EventContext
+        from basegear.cloud.events.invoker import LambdaInvoker
+        from basegear.cloud.events.mappings import EventSources
+        from basegear.cloud.events.notifications import Notifications
+        from basegear.cloud.events.queue_poller import QueuePoller
+        from basegear.cloud.events.schedules import Schedules
+        from basegear.cloud.events.stream_poller import StreamPoller
+        from basegear.cloud.events.streams import StreamCapture
+        from basegear.cloud.motoshim.inprocess import InProcessClients
         from basegear.cloud.providers.event_source_mappings import EventSourceMappingsProvider
         from basegear.cloud.providers.lambda_api import LambdaService
 
+        self.clock = clock or VirtualClock()
+        self.context = EventContext(
+            clock=self.clock, invoker=_NoInvoker(), clients=InProcessClients()
+        )
         self.mappings = EventSourceMappingStore()
         self.lambdas = LambdaService(
             endpoint_url,
@@ -91,31 +114,101 @@ class StandardServices:
             code_folders=code_folders,
             layer_folders=layer_folders,
             rng=rng,
+            async_invoker=self._async_invocations,
         )
+        self.context.invoker = LambdaInvoker(self.lambdas.plug)
+        self.context.metrics = self.lambdas.sink
+        self.streams = StreamCapture(self.clock)
+        self.events = EventSources(
+            self.mappings,
+            self.context,
+            {
+                "dynamodb": lambda config, context: StreamPoller(config, context, self.streams),
+                "sqs": QueuePoller,
+            },
+        )
+        self.schedules = Schedules(self.context)
+        self.notifications = Notifications(self.context)
         self.cloudformation = CloudFormationProvider(
             clients=against(endpoint_url), mappings=self.mappings, rng=rng
         )
         self._mappings_api = EventSourceMappingsProvider(self.mappings)
+        self.control = ControlProvider(self)
         self._closed = False
+        self._events_started = False
+
+    def _async_invocations(self, runtime: LambdaRuntime) -> AsyncInvocations:
+        from basegear.cloud.events.async_invoke import AsyncInvocations
+
+        self.async_invocations = AsyncInvocations(runtime, self.context)
+        return self.async_invocations
 
     @property
     def providers(self) -> list[Provider]:
         """In routing order."""
-        return [*self.lambdas.providers, self._mappings_api, self.cloudformation]
+        return [
+            *self.lambdas.providers,
+            *self.schedules.providers,
+            self._mappings_api,
+            self.cloudformation,
+            self.control,
+        ]
+
+    @property
+    def components(self) -> list[Persistent]:
+        """State of their own kept by durable state, besides the providers'."""
+        return [self.context.checkpoints, self.streams, self.async_invocations]
 
     def attach(self, cloud: LocalCloud) -> None:
         for provider in self.providers:
             cloud.add_provider(provider)
+        for component in self.components:
+            cloud.add_component(component)
+        cloud.on_ready(self.start_events)
+        cloud.clock = self.clock.now
 
     def start(self) -> None:
+        """Patch moto and start the Lambda runtime: before the cloud serves or replays."""
+        from basegear.cloud.motoshim import lambda_async_config, sqs
+
         self.lambdas.start()
+        lambda_async_config.install()
+        sqs.install(self.clock)
+        self.notifications.start()
+        self.streams.install()
+
+    def start_events(self) -> None:
+        """Start the pollers and schedules: once state is restored (``LocalCloud.on_ready``),
+        so that nothing polls while the journal is replayed."""
+        if self._events_started or self._closed:
+            return
+        self._events_started = True
+        self.async_invocations.start()
+        self.events.start()
+        self.schedules.start()
 
     def close(self) -> None:
-        """Stop the Lambda runtime's workers; before the cloud stops, so that invocations in
-        flight are answered. Idempotent."""
-        if not self._closed:
-            self._closed = True
-            self.lambdas.close()
+        """Stop the pollers, schedules and the Lambda runtime's workers; before the cloud
+        stops, so that invocations in flight are answered. Idempotent."""
+        from basegear.cloud.motoshim import lambda_async_config, sqs
+
+        if self._closed:
+            return
+        self._closed = True
+        self.schedules.close()
+        self.events.close()
+        self.lambdas.close()
+        self.streams.uninstall()
+        self.notifications.close()
+        sqs.uninstall(self.clock)
+        lambda_async_config.uninstall()
+
+
+class _NoInvoker:
+    """Stands in until the Lambda service exists (``StandardServices.__init__``)."""
+
+    def invoke(self, function_arn: str, payload: bytes) -> InvokeResult:
+        raise LookupError("the Lambda service is not started")
 
 
 def silence_moto_logging() -> None:
@@ -169,6 +262,9 @@ class LocalCloud:
         self.state_dir = state_dir
         self.fresh = fresh
         self.state: DurableState | None = None
+        self._components: list[Persistent] = []
+        self.clock: Callable[[], float] = time.time  # durable state stamps records with it
+        self._ready: list[Callable[[], None]] = []
 
     # -- providers --------------------------------------------------------------------------
 
@@ -179,6 +275,16 @@ class LocalCloud:
 
     def remove_provider(self, provider: Provider) -> None:
         self.router.remove(provider)
+
+    def add_component(self, component: Persistent) -> None:
+        """A component with state of its own for durable state to keep (besides providers).
+        One with a ``persist`` attribute gets it set to write its image to the journal at once
+        (``DurableState.save_component``), for state that changes without a request."""
+        self._components.append(component)
+
+    def on_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once state is restored, just before the cloud serves."""
+        self._ready.append(callback)
 
     # -- where it listens -------------------------------------------------------------------
 
@@ -265,8 +371,18 @@ class LocalCloud:
         silence_moto_logging()
         if self.state_dir is not None and self.state is None:
             from basegear.cloud.state import open_state
+            from basegear.cloud.state.recorder import SavesItself
 
-            self.state = open_state(self.state_dir, self.router, fresh=self.fresh)
+            self.state = open_state(
+                self.state_dir,
+                self.router,
+                fresh=self.fresh,
+                components=self._components,
+                clock=self.clock,
+            )
+            for component in self._components:
+                if isinstance(component, SavesItself):
+                    component.persist = self.state.save_component
         self._bound()
         self._executor = ThreadPoolExecutor(self._max_threads, thread_name_prefix="basegear-gw")
         app = Gateway(self.router, executor=self._executor)
@@ -285,6 +401,8 @@ class LocalCloud:
         )
         self._server = uvicorn.Server(config)
         inprocess.attach(self.router.dispatch_raw)
+        for callback in self._ready:
+            callback()
         return self._server
 
     def _bound(self) -> socket.socket:
@@ -298,6 +416,11 @@ class LocalCloud:
         asyncio.run(server.serve(sockets=[self._bound()]))
 
     def _release(self) -> None:
+        from basegear.cloud.state.recorder import SavesItself
+
+        for component in self._components:
+            if isinstance(component, SavesItself):
+                component.persist = None
         if self.state is not None:
             self.state.close()
             self.state = None

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from basegear import console
+from basegear.cloud.clock import ClockMode, VirtualClock
 from basegear.cloud.record import CloudRecord, read_record, record_path, remove_record, write_record
 from basegear.cloud.server import DEFAULT_HOST, DEFAULT_PORT, LocalCloud, StandardServices
 from basegear.cloud.state import default_state_dir
@@ -58,6 +59,7 @@ class UpOptions:
     state_dir: Path | None = None  # None: <last folder>/.gear/state
     fresh: bool = False
     record_dir: Path = Path(".")
+    clock: ClockMode = field(default_factory=lambda: ClockMode("real"))  # gear up --clock
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,11 @@ class Up:
                     hint=_listen_hint(exc),
                 ) from exc
             self._cloud = cloud
-            services = StandardServices(connect_url(cloud), cache_dir=Path(self._cache.name))
+            services = StandardServices(
+                connect_url(cloud),
+                cache_dir=Path(self._cache.name),
+                clock=VirtualClock(options.clock),
+            )
             self._services = services
             services.attach(cloud)
             services.start()

@@ -187,6 +187,11 @@ class LambdaRuntime:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def async_invoker(self) -> AsyncInvoker:
+        """Where ``Event`` invocations go."""
+        return self._async
+
     def worker_pids(self, spec: FunctionSpec) -> list[int]:
         """The live workers of a function version (tests, dashboard)."""
         with self._lock:

@@ -441,6 +441,7 @@ _PUBLISHED_FIELDS = (
     "environment_vars",
     "layers",
     "role",
+    "dead_letter_config",
 )
 
 

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from basegear.cloud.lambdas.runtime import LambdaRuntime
+from basegear.cloud.lambdas.runtime import AsyncInvoker, LambdaRuntime
 from basegear.cloud.lambdas.spec import (
     InvocationType,
     InvokeError,
@@ -81,6 +81,7 @@ class LambdaService:
         layer_folders: Mapping[str, Path] | None = None,
         account_limit: int = 1000,
         rng: random.Random | None = None,
+        async_invoker: Callable[[LambdaRuntime], AsyncInvoker] | None = None,
     ) -> None:
         self.sink = BackgroundSink(logs=CloudWatchLogsSink(), metrics=CloudWatchMetricSink())
         self.runtime = LambdaRuntime(
@@ -88,6 +89,7 @@ class LambdaService:
             account_limit=account_limit,
             log_sink=self.sink,
             metric_sink=self.sink,
+            async_invoker=async_invoker,
         )
         self.plug = MotoLambda(
             self.runtime,

@@ -16,7 +16,7 @@ def process_gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             return any(line.split()[1] == "Z" for line in status if line.startswith("State:"))
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone while being read
         return True
 
 

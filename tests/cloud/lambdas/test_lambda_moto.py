@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import random
+import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -76,7 +77,9 @@ class Cloud:
 
 
 @pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[Cloud]:
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    # moto's own mock, not a running cloud: the session's local_cloud may have set this.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     logs = MemoryLogSink()
     runtime = LambdaRuntime(log_sink=logs)
     plug = MotoLambda(runtime, cache_dir=tmp_path / "cache", rng=random.Random(7))
@@ -104,13 +107,15 @@ def test_moto_still_has_what_we_replace(cloud: Cloud) -> None:
         "LambdaFunction": models.LambdaFunction,
         "LambdaResponse": responses.LambdaResponse,
     }
+    installed = {}
     for owner, attribute in awslambda.PATCHED:
         cls = classes[owner.rpartition(".")[2]]
-        assert getattr(cls, attribute).__module__ == awslambda.__name__  # installed
-    cloud.plug.uninstall()
+        installed[owner, attribute] = getattr(cls, attribute)
+        assert installed[owner, attribute].__module__ == awslambda.__name__
+    cloud.plug.uninstall()  # puts back what was there: moto's, or a running cloud's plug
     for owner, attribute in awslambda.PATCHED:
         cls = classes[owner.rpartition(".")[2]]
-        assert getattr(cls, attribute).__module__ == owner.rpartition(".")[0]
+        assert getattr(cls, attribute) is not installed[owner, attribute]
     cloud.plug.install()
 
 
@@ -207,7 +212,13 @@ def test_sns_delivery_reaches_the_runtime(cloud: Cloud) -> None:
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
     sns.publish(TopicArn=topic, Message="hello from sns")
 
-    messages = "\n".join(cloud.logs.messages("/aws/lambda/subscriber"))
+    # SNS invokes the function asynchronously (Lambda developer guide, "Using Lambda with
+    # Amazon SNS"): the publish returns before the handler runs.
+    deadline = time.monotonic() + 10
+    messages = ""
+    while "REPORT RequestId" not in messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+        messages = "\n".join(cloud.logs.messages("/aws/lambda/subscriber"))
     assert "hello from sns" in messages and "REPORT RequestId" in messages
 
 

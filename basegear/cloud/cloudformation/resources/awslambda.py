@@ -161,7 +161,10 @@ class Function(Handler):
         client = ctx.client("lambda")
         name = current.physical_id
         if _configuration(old) != _configuration(new):
-            client.update_function_configuration(FunctionName=name, **_configuration(new))
+            configuration = _configuration(new)
+            if "DeadLetterConfig" in old and "DeadLetterConfig" not in new:
+                configuration["DeadLetterConfig"] = {}  # removed from the template: unset
+            client.update_function_configuration(FunctionName=name, **configuration)
         if old.get("Code") != new.get("Code") or old.get("Architectures") != new.get(
             "Architectures"
         ):

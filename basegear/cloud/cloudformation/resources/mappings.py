@@ -108,12 +108,23 @@ class EventSourceMappingStore:
             ]
 
 
-def _source_kind(arn: str) -> str:
+def source_kind(arn: str) -> str:
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
     return {"dynamodb": "dynamodb", "kinesis": "kinesis", "sqs": "sqs"}.get(service, service)
 
 
-def _validate(props: Properties, kind: str) -> dict[str, Any]:
+RANGES = {
+    "ParallelizationFactor": (1, 10),
+    "MaximumRetryAttempts": (-1, 10000),
+    "MaximumRecordAgeInSeconds": (-1, 604800),
+    "TumblingWindowInSeconds": (0, 900),
+}
+"""Lambda API reference, CreateEventSourceMapping (shared/reference/aws-semantics.md 1.1)."""
+
+
+def validated_settings(props: Properties, kind: str) -> dict[str, Any]:
+    """The mapping's settings with Lambda's defaults, or ``ResourceError`` naming the first
+    one out of range (the message Lambda's InvalidParameterValueException carries)."""
     settings = {key: props[key] for key in SETTINGS if key in props}
     batch = int(settings.get("BatchSize", 10 if kind == "sqs" else 100))
     window = int(settings.get("MaximumBatchingWindowInSeconds", 0))
@@ -130,14 +141,28 @@ def _validate(props: Properties, kind: str) -> dict[str, Any]:
         raise ResourceError("StartingPosition is required for a stream event source")
     settings["BatchSize"] = batch
     settings["MaximumBatchingWindowInSeconds"] = window
-    for key in ("ParallelizationFactor", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds"):
+    for key, (low, high) in RANGES.items():
         if key in settings:
             settings[key] = int(settings[key])
+            if not low <= settings[key] <= high:
+                raise ResourceError(f"{key} must be between {low} and {high}")
+    age = settings.get("MaximumRecordAgeInSeconds", -1)
+    if 0 <= age < 60:
+        raise ResourceError("MaximumRecordAgeInSeconds must be -1 or between 60 and 604800")
+    concurrency = (settings.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    if concurrency is not None and not 2 <= int(concurrency) <= 1000:
+        raise ResourceError("ScalingConfig.MaximumConcurrency must be between 2 and 1000")
+    types = list(settings.get("FunctionResponseTypes") or [])
+    if any(t != "ReportBatchItemFailures" for t in types):
+        raise ResourceError("FunctionResponseTypes may only contain ReportBatchItemFailures")
+    settings["FunctionResponseTypes"] = types
     if kind in ("dynamodb", "kinesis"):
         settings.setdefault("ParallelizationFactor", 1)
         settings.setdefault("MaximumRetryAttempts", -1)
         settings.setdefault("MaximumRecordAgeInSeconds", -1)
         settings.setdefault("BisectBatchOnFunctionError", False)
+        settings.setdefault("TumblingWindowInSeconds", 0)
+        settings.setdefault("DestinationConfig", {"OnFailure": {}})
     return settings
 
 
@@ -180,7 +205,7 @@ class EventSourceMapping(Handler):
             "UUID": mapping_id,
             "EventSourceArn": source,
             "FunctionArn": function_arn,
-            **_validate(props, _source_kind(source)),
+            **validated_settings(props, source_kind(source)),
             "State": "Enabled" if enabled else "Disabled",
             "StateTransitionReason": "USER_INITIATED",
             "LastModified": datetime.now(UTC),
