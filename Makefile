@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/config_load.py
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/cloud.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

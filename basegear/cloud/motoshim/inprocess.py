@@ -18,28 +18,16 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from basegear.cloud.motoshim.attached import Attached
+
 Dispatcher = Callable[[str, str, str, Mapping[str, str], bytes], tuple[int, dict[str, str], bytes]]
 """``(method, path, query_string, headers, body) → (status, headers, body)``."""
 
-_dispatchers: list[Dispatcher] = []
-_lock = threading.Lock()
+_dispatchers: Attached[Dispatcher] = Attached()
+attach = _dispatchers.attach
+detach = _dispatchers.detach
+current = _dispatchers.current
 _NEVER_DIALLED = "http://in-process.invalid"  # the hook answers before any connection
-
-
-def attach(dispatcher: Dispatcher) -> None:
-    with _lock:
-        _dispatchers.append(dispatcher)
-
-
-def detach(dispatcher: Dispatcher) -> None:
-    with _lock:
-        if dispatcher in _dispatchers:
-            _dispatchers.remove(dispatcher)
-
-
-def current() -> Dispatcher | None:
-    with _lock:
-        return _dispatchers[-1] if _dispatchers else None
 
 
 class InProcessClients:

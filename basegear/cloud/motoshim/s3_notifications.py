@@ -34,6 +34,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from basegear.cloud.motoshim.attached import Attached
+
 LOG = logging.getLogger(__name__)
 
 PATCHED = (
@@ -86,7 +88,7 @@ class S3EventSink(Protocol):
 
 
 _saved: dict[str, Any] = {}
-_sinks: list[S3EventSink] = []
+_sinks: Attached[S3EventSink] = Attached()
 _lock = threading.Lock()
 _inside_delete = threading.local()
 
@@ -133,19 +135,11 @@ def install() -> None:
 def attach(sink: S3EventSink) -> None:
     """Send every notification to ``sink`` (the most recently attached one) from now on."""
     install()
-    with _lock:
-        _sinks.append(sink)
+    _sinks.attach(sink)
 
 
 def detach(sink: S3EventSink) -> None:
-    with _lock:
-        if sink in _sinks:
-            _sinks.remove(sink)
-
-
-def _current() -> S3EventSink | None:
-    with _lock:
-        return _sinks[-1] if _sinks else None
+    _sinks.detach(sink)
 
 
 # -- the replacements -----------------------------------------------------------------------
@@ -154,7 +148,7 @@ def _current() -> S3EventSink | None:
 def _send_event(account_id: str, event_name: str, bucket: Any, key: Any) -> None:
     if getattr(_inside_delete, "active", False):
         return  # the delete_object wrapper reports it
-    sink = _current()
+    sink = _sinks.current()
     if sink is None:
         _saved["send_event"](account_id, event_name, bucket, key)
         return
@@ -203,7 +197,7 @@ def _change(
 
 
 def _send_test_event(account_id: str, bucket: Any) -> None:
-    sink = _current()
+    sink = _sinks.current()
     if sink is None:
         _saved["send_test_event"](account_id, bucket)
         return
@@ -231,7 +225,7 @@ def _delete_object(
     **kwargs: Any,
 ) -> Any:
     original = _saved["delete_object"]
-    sink = _current()
+    sink = _sinks.current()
     bucket = backend.buckets.get(bucket_name) if sink is not None else None
     if bucket is None or not bucket.is_versioned:
         return original(backend, bucket_name, key_name, version_id, *args, **kwargs)

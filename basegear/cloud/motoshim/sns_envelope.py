@@ -38,6 +38,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from basegear.cloud.motoshim.attached import Attached
+
 LOG = logging.getLogger(__name__)
 
 PATCHED = (("moto.sns.models.Subscription", "publish"),)
@@ -60,7 +62,7 @@ class SnsDeliverySink(Protocol):
 
 
 _saved: dict[str, Any] = {}
-_sinks: list[SnsDeliverySink] = []
+_sinks: Attached[SnsDeliverySink] = Attached()
 _lock = threading.Lock()
 
 
@@ -101,19 +103,11 @@ def install() -> None:
 def attach(sink: SnsDeliverySink) -> None:
     """Deliver through ``sink`` (the most recently attached one) from now on."""
     install()
-    with _lock:
-        _sinks.append(sink)
+    _sinks.attach(sink)
 
 
 def detach(sink: SnsDeliverySink) -> None:
-    with _lock:
-        if sink in _sinks:
-            _sinks.remove(sink)
-
-
-def _current() -> SnsDeliverySink | None:
-    with _lock:
-        return _sinks[-1] if _sinks else None
+    _sinks.detach(sink)
 
 
 def is_true(value: Any) -> bool:
@@ -131,7 +125,7 @@ def _publish(
     deduplication_id: str | None = None,
     message_structure: str | None = None,
 ) -> None:
-    sink = _current()
+    sink = _sinks.current()
     protocol = subscription.protocol
     raw = protocol == "sqs" and is_true(subscription.attributes.get("RawMessageDelivery"))
     if sink is None or protocol not in ("sqs", "lambda") or raw:
