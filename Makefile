@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/package.py
 	$(BIN)/python bench/cloud.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/http.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -36,16 +36,21 @@ _KNOWN = {
     "--debug",
     "--help",
     "--version",
-    # deploy, up and the commands that talk to a running cloud
+    # deploy, plan, prune, up and the commands that talk to a running cloud
     "--endpoint",
+    "--target",
+    "--profile",
     "--allow-replace",
     "--allow-destroy",
     "--force",
+    "--alias",
+    "--keep",
     "--port",
     "--host",
     "--state-dir",
     "--fresh",
     "--detach",
+    "--clock",
     "--function",
     "--data",
     "--path",
@@ -258,20 +263,73 @@ def _endpoint_option(command: Any) -> Any:
     )(command)
 
 
-@gear.command(help="Deploy the service: build, plan, guard, execute (default: the local cloud).")
-@_service_options
-@_endpoint_option
-@click.option(
-    "--allow-replace",
-    "--allow-destroy",
-    "allowed",
-    multiple=True,
-    metavar="LOGICAL_ID",
-    help="Let the plan replace or delete this stateful resource (repeatable).",
+def _target_options(command: Any) -> Any:
+    command = _endpoint_option(command)
+    command = click.option(
+        "--profile",
+        metavar="NAME",
+        help="With --target aws: the AWS profile (default: provider.profile, else AWS_PROFILE "
+        "or the default chain).",
+    )(command)
+    return click.option(
+        "--target",
+        type=click.Choice(["local", "aws"]),
+        default="local",
+        show_default=True,
+        help="The cloud: local (the local cloud) or aws (AWS, only when asked for).",
+    )(command)
+
+
+def _guard_options(command: Any) -> Any:
+    command = click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(path_type=Path),
+        help="Where to build zips and template.",
+    )(command)
+    command = click.option(
+        "--force", is_flag=True, help="Let the plan replace or delete any resource."
+    )(command)
+    return click.option(
+        "--allow-destroy",
+        "--allow-replace",
+        "allowed",
+        multiple=True,
+        metavar="LOGICAL_ID",
+        help="Let the plan replace or delete this stateful resource (repeatable).",
+    )(command)
+
+
+def _deploy_target(loaded: Any, target: str, profile: str | None, endpoint: str | None) -> Any:
+    """The target of deploy, plan and prune; on AWS, the account the credentials belong to is
+    shown (and so checked) before anything else."""
+    from basegear.deploy.target import caller_identity, resolve_target
+
+    provider = loaded.model.provider
+    chosen = resolve_target(
+        target,
+        provider.region,
+        profile=profile or (provider.profile if target == "aws" else None),
+        endpoint=endpoint,
+    )
+    if not chosen.local:
+        console.show_valid(f"{chosen.where}: {caller_identity(chosen)}", label="target")
+    return chosen
+
+
+@gear.command(
+    help="Deploy the service: build, plan, guard, execute, publish versions (default: the "
+    "local cloud; --target aws for AWS)."
 )
-@click.option("--force", is_flag=True, help="Let the plan replace or delete any resource.")
+@_service_options
+@_target_options
+@_guard_options
 @click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), help="Where to build zips and template."
+    "--alias",
+    "aliases",
+    multiple=True,
+    metavar="NAME",
+    help="Point this alias of each versioned function at its newest version (repeatable).",
 )
 def deploy(
     path: Path,
@@ -279,22 +337,100 @@ def deploy(
     region: str | None,
     params: dict[str, str],
     endpoint: str | None,
+    target: str,
+    profile: str | None,
+    allowed: tuple[str, ...],
+    force: bool,
+    out_dir: Path | None,
+    aliases: tuple[str, ...],
+) -> None:
+    from basegear.config.service import load_service
+    from basegear.deploy import ConsoleReport, Deployer, DeployOptions
+
+    loaded = load_service(path, _options(stage, region, params))
+    if loaded.warnings:
+        console.show_problems(loaded.warnings)
+    chosen = _deploy_target(loaded, target, profile, endpoint)
+    options = DeployOptions(frozenset(allowed), force, out_dir, aliases)
+    result = Deployer(chosen, report=ConsoleReport()).deploy(loaded, options)
+    console.show_valid(
+        f"{result.stack_name} {result.outcome} at {chosen.where} in {result.seconds:.2f} s",
+        label="deployed",
+    )
+
+
+@gear.command(
+    help="Show what a deploy would change, as a table (a change set created, shown and "
+    "deleted; nothing is executed). Exits 1 when the guard would refuse the deploy."
+)
+@_service_options
+@_target_options
+@_guard_options
+def plan(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    endpoint: str | None,
+    target: str,
+    profile: str | None,
     allowed: tuple[str, ...],
     force: bool,
     out_dir: Path | None,
 ) -> None:
     from basegear.config.service import load_service
-    from basegear.deploy import ConsoleReport, Deployer, DeployOptions, local_target
+    from basegear.deploy import ConsoleReport, Deployer, DeployOptions
+    from basegear.deploy.plan import summary
 
     loaded = load_service(path, _options(stage, region, params))
     if loaded.warnings:
         console.show_problems(loaded.warnings)
-    target = local_target(loaded.model.provider.region, endpoint)
+    chosen = _deploy_target(loaded, target, profile, endpoint)
     options = DeployOptions(frozenset(allowed), force, out_dir)
-    result = Deployer(target, report=ConsoleReport()).deploy(loaded, options)
+    planned = Deployer(chosen, report=ConsoleReport()).plan(loaded, options)
+    what = summary(planned.changes) if planned.changes else "no changes"
+    console.show_valid(f"{planned.stack_name} at {chosen.where}: {what}", label="planned")
+
+
+@gear.command(
+    help="Delete old versions of the service's functions and layers, keeping the newest N and "
+    "every version an alias routes to or the stack holds."
+)
+@_service_options
+@_target_options
+@click.option("--keep", type=click.IntRange(min=1), required=True, help="Versions to keep.")
+@click.option("--function", "-f", "function", help="Only this function (its key or deployed name).")
+def prune(
+    path: Path,
+    stage: str | None,
+    region: str | None,
+    params: dict[str, str],
+    endpoint: str | None,
+    target: str,
+    profile: str | None,
+    keep: int,
+    function: str | None,
+) -> None:
+    from basegear.compile.naming import stack_name
+    from basegear.config.service import load_service
+    from basegear.deploy.report import show_rows
+    from basegear.deploy.versions import prune_stack
+
+    loaded = load_service(path, _options(stage, region, params))
+    chosen = _deploy_target(loaded, target, profile, endpoint)
+    service = loaded.model
+    name = stack_name(service.service, service.stage, service.provider.stack_name)
+    deployed = None
+    if function is not None:
+        deployed = service.function_name(function) if function in service.functions else function
+    pruned = prune_stack(chosen, name, keep=keep, function=deployed)
+    show_rows([("deleted", item.kind, item.name, item.version) for item in pruned.deleted])
+    show_rows([("kept", item.kind, item.name, item.version, item.reason) for item in pruned.kept])
     console.show_valid(
-        f"{result.stack_name} {result.outcome} at {target.where} in {result.seconds:.2f} s",
-        label="deployed",
+        f"deleted {console.plural(len(pruned.deleted), 'version')} at {chosen.where}, kept "
+        f"the newest {keep} of each"
+        + (f" and {len(pruned.kept)} more that are in use" if pruned.kept else ""),
+        label="pruned",
     )
 
 
@@ -538,3 +674,20 @@ def redrive(queue: str, endpoint: str | None) -> None:
         + (f"; {answer['failed']} failed again and stay" if answer.get("failed") else ""),
         label="redriven",
     )
+
+
+@gear.command(
+    help="Print a token signed by the running cloud's own issuer, which its API Gateway "
+    "Cognito and JWT authorizers accept (CLAIM: KEY=VALUE, e.g. sub=u1 or "
+    "iss=https://cognito-idp.eu-west-1.amazonaws.com/POOL_ID)."
+)
+@click.argument("claims", nargs=-1, metavar="[CLAIM]...")
+@_endpoint_option
+def token(claims: tuple[str, ...], endpoint: str | None) -> None:
+    given: dict[str, object] = {}
+    for claim in claims:
+        key, sep, value = claim.partition("=")
+        if not sep or not key:
+            raise GearError(f"cannot read the claim {claim!r}: expected KEY=VALUE")
+        given[key] = value
+    sys.stdout.write(_control(endpoint).token(given) + "\n")

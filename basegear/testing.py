@@ -49,7 +49,8 @@ def client_config(**overrides: Any) -> Any:
     - no retries: a local error is a real one, and a 429 throttle must reach the test;
     - ``account_id_endpoint_mode="disabled"``: botocore 1.44 would otherwise send DynamoDB
       Streams calls to an account-scoped endpoint;
-    - S3 path-style addressing: bucket names need no DNS.
+    - S3 path-style addressing: bucket names need no DNS;
+    - no host prefix: Step Functions' StartSyncExecution would go to ``sync-127.0.0.1``.
     """
     from botocore.config import Config
 
@@ -57,6 +58,7 @@ def client_config(**overrides: Any) -> Any:
         retries={"mode": "standard", "total_max_attempts": 1},
         account_id_endpoint_mode="disabled",
         s3={"addressing_style": "path"},
+        inject_host_prefix=False,
     )
     return base.merge(Config(**overrides)) if overrides else base
 

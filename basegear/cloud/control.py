@@ -7,6 +7,8 @@ such a path; requests to it are never journaled):
                            asynchronous invocations waiting
     POST /_gear/redrive    {"queue": name, URL or ARN}: send a dead-letter or on-failure
                            queue's messages back (``events/redrive.py``)
+    POST /_gear/token      {"claims": {...}}: a token signed by the cloud's own issuer, which
+                           its API Gateway authorizers accept (``apigateway/tokens.py``)
 
 ``ControlClient`` is the other side, for ``gear clock``, ``gear events`` and ``gear redrive``.
 """
@@ -19,7 +21,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from basegear.cloud.clock import ClockError, parse_duration
+from basegear.cloud.clock import parse_duration
 from basegear.cloud.gateway import CONTROL_PREFIX
 from basegear.cloud.protocol import AwsRequest, AwsResponse
 from basegear.errors import GearError
@@ -44,11 +46,16 @@ class ControlProvider:
         try:
             body = json.loads(request.body or b"{}") if request.method == "POST" else {}
             if not isinstance(body, dict):
-                raise ClockError("the request body must be a JSON object")
+                raise GearError("the request body must be a JSON object")
             if what == "clock":
                 return _json(200, self._clock(body))
             if what == "events" and request.method == "GET":
                 return _json(200, self._events())
+            if what == "token" and request.method == "POST":
+                claims = body.get("claims", {})
+                if not isinstance(claims, dict):
+                    raise GearError("claims must be a JSON object")
+                return _json(200, {"token": self._services.apigateway.tokens.issue_token(claims)})
             if what == "redrive" and request.method == "POST":
                 from basegear.cloud.events.redrive import redrive
 
@@ -91,6 +98,10 @@ class ControlClient:
 
     def events(self) -> dict[str, Any]:
         return self._call("GET", "events")
+
+    def token(self, claims: dict[str, Any]) -> str:
+        token: str = self._call("POST", "token", {"claims": claims})["token"]
+        return token
 
     def redrive(self, queue: str) -> dict[str, Any]:
         return self._call("POST", "redrive", {"queue": queue})

@@ -224,7 +224,7 @@ def build_request(
             action=None,
         )
     try:
-        found = route(method, query, headers, body)
+        found = route(method, query, headers, body, path=raw_path)
     except RoutingError as error:
         protocol = protocol_of(None, headers)
         return error_response(protocol, error.status, error.code, error.message)

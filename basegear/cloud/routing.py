@@ -12,7 +12,11 @@ A request names its service in one of these ways, tried in this order:
    ``Signature``, which only S3 still accepts;
 4. for unsigned calls, the JSON protocols' ``X-Amz-Target: <prefix>.<Operation>`` header, whose
    prefix names the service (``DynamoDB_20120810``, ``AmazonSQS``, …);
-5. an API Gateway invoke host, ``{api-id}.execute-api.{region}.amazonaws.com``.
+5. an API Gateway invoke host, ``{api-id}.execute-api.{region}.amazonaws.com`` or locally
+   ``{api-id}.execute-api.{region}.localhost``, or a path
+   ``/restapis/{api-id}/{stage}/_user_request_/…`` on any host: ``execute-api``, tried
+   first, since a request to a deployed API carries the API's own ``Authorization`` header
+   (a bearer token, say), not a signature.
 
 The service is the signing name (``monitoring`` for CloudWatch, ``states`` for Step Functions,
 ``events`` for EventBridge), except ``dynamodbstreams``: DynamoDB Streams signs as
@@ -67,6 +71,7 @@ _AWS_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+\Z")
 _ACTION = re.compile(r"[A-Za-z0-9_]{1,128}\Z")
 _S3_AWS_HOST = re.compile(r"(?P<bucket>.+)\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com\Z")
 _FORM = "application/x-www-form-urlencoded"
+USER_REQUEST = "_user_request_"
 
 
 class RoutingError(Exception):
@@ -93,9 +98,15 @@ def route(
     query: Mapping[str, list[str]],
     headers: Mapping[str, str],
     body: bytes,
+    *,
+    path: str = "",
 ) -> Route:
     """The route of one request; ``headers`` have lower-case names, ``query`` is the parsed
-    query string. Raises :class:`RoutingError` when no service can be told."""
+    query string, ``path`` the request path. Raises :class:`RoutingError` when no service can
+    be told."""
+    execute_api = _execute_api_region(headers.get("host", ""), path)
+    if execute_api is not None:
+        return Route(service="execute-api", region=execute_api)
     service, region = _service_and_region(query, headers)
     target = headers.get("x-amz-target", "")
     if service == "dynamodb" and target.startswith(_STREAMS_PREFIX):
@@ -137,9 +148,6 @@ def _service_and_region(
         service = TARGET_PREFIXES.get(target.split(".", 1)[0])
         if service is not None:
             return service, DEFAULT_REGION
-    execute_api = _execute_api_region(headers.get("host", ""))
-    if execute_api is not None:
-        return "execute-api", execute_api
     raise RoutingError(
         403,
         "MissingAuthenticationToken",
@@ -223,9 +231,13 @@ def _virtual_host_bucket(host: str) -> str | None:
     return match.group("bucket") if match else None
 
 
-def _execute_api_region(host: str) -> str | None:
+def _execute_api_region(host: str, path: str) -> str | None:
+    """The region of a request to a deployed API (invoke host or ``_user_request_`` path);
+    None for any other request."""
     labels = _hostname(host).split(".")
     if len(labels) >= 3 and labels[1] == "execute-api" and labels[0]:
         region = labels[2]
         return region if _AWS_REGION.match(region) else DEFAULT_REGION
+    if path.startswith("/restapis/") and path.split("/", 5)[4:5] == [USER_REQUEST]:
+        return DEFAULT_REGION  # the API's own region is found by its ID
     return None

@@ -63,6 +63,7 @@ class StandardServices:
     - event sources (``cloud/events``): one ``EventSourceMappingStore`` shared by the stack
       provider and the Lambda API, whose mappings the pollers serve; DynamoDB stream capture;
       S3 and SNS deliveries; schedules — all on one ``VirtualClock``;
+    - API Gateway: every deployed stage served (``execute-api``, ``cloud/apigateway``);
     - the control API (``/_gear/…``: the clock, ``gear events``, ``gear redrive``).
 
     ``endpoint_url`` is the cloud's own (``cloud.endpoint_url``: known once the socket is bound),
@@ -88,6 +89,7 @@ class StandardServices:
         rng: random.Random | None = None,
         clock: VirtualClock | None = None,
     ) -> None:
+        from basegear.cloud.apigateway import ExecuteApiProvider
         from basegear.cloud.cloudformation import CloudFormationProvider, EventSourceMappingStore
         from basegear.cloud.cloudformation.clients import against
         from basegear.cloud.control import ControlProvider
@@ -102,6 +104,7 @@ class StandardServices:
         from basegear.cloud.motoshim.inprocess import InProcessClients
         from basegear.cloud.providers.event_source_mappings import EventSourceMappingsProvider
         from basegear.cloud.providers.lambda_api import LambdaService
+        from basegear.cloud.stepfunctions import StepFunctionsProvider
 
         self.clock = clock or VirtualClock()
         self.context = EventContext(
@@ -133,7 +136,11 @@ class StandardServices:
             clients=against(endpoint_url), mappings=self.mappings, rng=rng
         )
         self._mappings_api = EventSourceMappingsProvider(self.mappings)
+        self.apigateway = ExecuteApiProvider(
+            self.lambdas.plug, clients=self.context.clients.client, clock=self.clock.now
+        )
         self.control = ControlProvider(self)
+        self.step_functions = StepFunctionsProvider()
         self._closed = False
         self._events_started = False
 
@@ -150,7 +157,9 @@ class StandardServices:
             *self.lambdas.providers,
             *self.schedules.providers,
             self._mappings_api,
+            *self.apigateway.providers,
             self.cloudformation,
+            self.step_functions,
             self.control,
         ]
 
@@ -169,11 +178,12 @@ class StandardServices:
 
     def start(self) -> None:
         """Patch moto and start the Lambda runtime: before the cloud serves or replays."""
-        from basegear.cloud.motoshim import lambda_async_config, sqs
+        from basegear.cloud.motoshim import lambda_async_config, sqs, stepfunctions
 
         self.lambdas.start()
         lambda_async_config.install()
         sqs.install(self.clock)
+        stepfunctions.install_clock(self.clock, self.lambdas.sink)
         self.notifications.start()
         self.streams.install()
 
@@ -190,7 +200,7 @@ class StandardServices:
     def close(self) -> None:
         """Stop the pollers, schedules and the Lambda runtime's workers; before the cloud
         stops, so that invocations in flight are answered. Idempotent."""
-        from basegear.cloud.motoshim import lambda_async_config, sqs
+        from basegear.cloud.motoshim import lambda_async_config, sqs, stepfunctions
 
         if self._closed:
             return
@@ -198,9 +208,11 @@ class StandardServices:
         self.schedules.close()
         self.events.close()
         self.lambdas.close()
+        self.apigateway.close()
         self.streams.uninstall()
         self.notifications.close()
         sqs.uninstall(self.clock)
+        stepfunctions.uninstall_clock(self.clock)
         lambda_async_config.uninstall()
 
 

@@ -300,14 +300,15 @@ def _took(result: DeployResult) -> str:
 
 
 def api_urls(endpoint: str, result: DeployResult) -> list[str]:
-    """Each REST API stage of the stack at the local cloud, in the host form the gateway routes
+    """Each REST API stage (the ServiceEndpoint output) and HTTP API (HttpApiUrl) of the stack
+    at the local cloud, in the host form the gateway routes
     (``{api}.execute-api.{region}.localhost``; ``*.localhost`` names this machine)."""
     from urllib.parse import urlsplit
 
     port = urlsplit(endpoint).port
     urls = []
     for key, value in result.outputs.items():
-        if key != "ServiceEndpoint" or ".execute-api." not in value:
+        if key not in ("ServiceEndpoint", "HttpApiUrl") or ".execute-api." not in value:
             continue
         parts = urlsplit(value)
         host = (parts.hostname or "").removesuffix(".amazonaws.com")

@@ -1,4 +1,5 @@
-"""``Deployer.deploy``: one line per stage (see the package docstring)."""
+"""``Deployer.deploy``: one line per stage (see the package docstring); ``Deployer.plan``: the
+same up to the plan and the guard, then the change set is deleted and nothing is executed."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from basegear import console
 from basegear.build import Build, build
 from basegear.compile.naming import DEPLOYMENT_BUCKET, DEPLOYMENT_BUCKET_POLICY, stack_name
 from basegear.config.service import LoadedService
-from basegear.deploy import guard
-from basegear.deploy.plan import Change, changes_from, summary
+from basegear.deploy import guard, versions
+from basegear.deploy.plan import Change, additions, changes_from, summary
 from basegear.deploy.report import Reporter
 from basegear.deploy.stack import NEW, SUCCEEDED, ChangeSet, StackClient
 from basegear.deploy.target import Target, aws_errors
 from basegear.deploy.upload import upload
+from basegear.deploy.versions import Released
 from basegear.errors import GearError, Problem
 from basegear.model import Service
 
@@ -39,6 +41,7 @@ class DeployOptions:
     allow_replace: frozenset[str] = frozenset()  # logical IDs the guard lets go
     force: bool = False  # the guard lets every resource go
     out_dir: Path | None = None  # where the zips and template are built
+    aliases: tuple[str, ...] = ()  # moved to each versioned function's newest version
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,15 @@ class DeployResult:
     resources: tuple[dict[str, Any], ...]  # ListStackResources' summaries
     built: Build
     seconds: float
+    released: tuple[Released, ...] = ()  # each versioned function: its newest version, aliases
+    protected: bool = False  # termination protection turned on by this deploy
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    stack_name: str
+    exists: bool  # False: the stack would be created, every resource added
+    changes: tuple[Change, ...]
 
 
 class Deployer:
@@ -80,8 +92,50 @@ class Deployer:
             self.report.plan(name, changes)
             self._guard(name, change_set, changes, options)
             self._execute(name, change_set)
-        outcome = "created" if created else "unchanged" if change_set.empty else "updated"
-        return self._result(name, outcome, changes, built, self._clock() - started)
+        protected = created and self._protect(name, built)
+        resources = tuple(self.stacks.resources(name))
+        released = self._release(built, resources, options)
+        outputs = self.stacks.outputs(name)
+        self.report.outputs(name, outputs)
+        return DeployResult(
+            stack_name=name,
+            outcome="created" if created else "unchanged" if change_set.empty else "updated",
+            changes=changes,
+            outputs=outputs,
+            resources=resources,
+            built=built,
+            seconds=self._clock() - started,
+            released=released,
+            protected=protected,
+        )
+
+    def plan(self, loaded: LoadedService, options: DeployOptions | None = None) -> PlanResult:
+        """What ``deploy`` would change, shown as a table: a change set created, read and
+        deleted, nothing executed. A stack that does not exist yet is not created: its plan
+        adds every resource of the template. Raises ``PlanRefusedError`` when the guard would
+        refuse the deploy."""
+        options = options or DeployOptions()
+        service = loaded.model
+        name = stack_name(service.service, service.stage, service.provider.stack_name)
+        built = self._build(loaded, options)
+        stack = self.stacks.find(name)
+        if stack is None or stack["StackStatus"] in NEW:
+            planned = PlanResult(name, exists=False, changes=additions(built.template))
+            self.report.plan(name, planned.changes)
+            self.report.note(f"{name} does not exist at {self.target.where}: deploy creates it")
+            return planned
+        if stack["StackStatus"] not in UPDATABLE:
+            status = str(stack["StackStatus"])
+            raise GearError(f"stack {name} is {status}", hint=_status_hint(name, status))
+        bucket = self.stacks.outputs(name).get(BUCKET_OUTPUT) or self._bucket_resource(name)
+        template_url = self._upload(bucket, built, service)
+        change_set = self._change_set(name, service, template_url)
+        changes = changes_from(change_set.changes)
+        if not change_set.empty:
+            self.stacks.delete_change_set(change_set.change_set_id)
+            self.report.plan(name, changes)
+        guard.check(name, changes, allowed=options.allow_replace, force=options.force)
+        return PlanResult(name, exists=True, changes=changes)
 
     # -- the stages ------------------------------------------------------------------------
 
@@ -159,16 +213,50 @@ class Deployer:
         self, name: str, change_set: ChangeSet, changes: tuple[Change, ...], options: DeployOptions
     ) -> None:
         try:
-            guard.check(
-                name,
-                changes,
-                current=self._current_template(name),
-                allowed=options.allow_replace,
-                force=options.force,
-            )
+            guard.check(name, changes, allowed=options.allow_replace, force=options.force)
         except guard.PlanRefusedError:
             self.stacks.delete_change_set(change_set.change_set_id)
             raise
+
+    def _protect(self, name: str, built: Build) -> bool:
+        """Termination protection for a new stack that holds stateful resources only (the
+        example's static stack): deleting it then takes a deliberate step first."""
+        if not guard.static_stack(built.template):
+            return False
+        self.stacks.protect(name)
+        self.report.note(f"termination protection on for {name}: it holds stateful resources only")
+        return True
+
+    def _release(
+        self, built: Build, resources: tuple[dict[str, Any], ...], options: DeployOptions
+    ) -> tuple[Released, ...]:
+        """Each versioned function at its newest version, the aliases asked for on it."""
+        physical = {
+            str(item["LogicalResourceId"]): str(item.get("PhysicalResourceId", ""))
+            for item in resources
+        }
+        functions = versions.versioned_functions(built.template, physical)
+        if not functions:
+            return ()
+        counted = console.plural(len(functions), "function")
+        with self.report.step(f"publishing the versions of {counted}") as done:
+            released = tuple(
+                versions.release(self.target, function, options.aliases, managed=managed)
+                for function, managed in functions.items()
+            )
+            done.append(
+                f"{counted} at {'their' if len(released) > 1 else 'its'} newest version"
+                + (f", alias {', '.join(options.aliases)} on it" if options.aliases else "")
+            )
+        for item in released:
+            for move in item.moves:
+                was = f"from version {move.before}" if move.before else "created"
+                self.report.note(
+                    f"  {item.function}: alias {move.alias} -> version {move.after} ({was})"
+                )
+            for alias in item.managed:
+                self.report.note(f"  {item.function}: alias {alias} is the stack's own; left to it")
+        return released
 
     def _execute(self, name: str, change_set: ChangeSet) -> None:
         with self.report.step(f"deploying {name}") as done:
@@ -192,21 +280,7 @@ class Deployer:
             hint=_status_hint(name, status),
         )
 
-    def _result(
-        self, name: str, outcome: str, changes: tuple[Change, ...], built: Build, seconds: float
-    ) -> DeployResult:
-        outputs = self.stacks.outputs(name)
-        self.report.outputs(name, outputs)
-        resources = tuple(self.stacks.resources(name))
-        return DeployResult(name, outcome, changes, outputs, resources, built, seconds)
-
     # -- helpers -----------------------------------------------------------------------------
-
-    def _current_template(self, name: str) -> dict[str, Any]:
-        with aws_errors(self.target, f"reading the template of {name}"):
-            body = self.stacks.cfn.get_template(StackName=name)["TemplateBody"]
-        parsed: dict[str, Any] = json.loads(body) if isinstance(body, str) else dict(body)
-        return parsed
 
     def _bucket_resource(self, name: str) -> str:
         with aws_errors(self.target, f"finding the deployment bucket of {name}"):

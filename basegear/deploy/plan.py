@@ -1,5 +1,7 @@
 """A change set as a plan: what executing it adds, modifies in place, replaces and removes, as
-plain data (so it can be printed, checked by the guard and tested) and as a rich table.
+plain data (so it can be printed, checked by the guard and tested) and as a table: one row per
+resource with its logical ID, type, action and replacement, as the CloudFormation console shows
+a change set.
 
 From DescribeChangeSet's ``ResourceChange`` (CloudFormation API reference): ``Action`` Add,
 Modify, Remove (Import and Dynamic are shown as they come); ``Replacement`` True, Conditional or
@@ -79,12 +81,39 @@ def summary(changes: Sequence[Change]) -> str:
     return ", ".join(f"{counts.get(kind, 0)} to {kind}" for kind in KINDS)
 
 
-def rows(changes: Sequence[Change]) -> list[tuple[str, str, str, str]]:
-    """(kind, logical ID, type, details) per change, for display."""
-    return [
-        (change.kind, change.logical_id, change.resource_type, _details(change))
+HEADER = ("RESOURCE", "TYPE", "ACTION", "REPLACEMENT", "DETAILS")
+ACTION_COLUMN = 2
+
+
+def rows(changes: Sequence[Change]) -> list[tuple[str, str, str, str, str]]:
+    """``HEADER``, then (logical ID, type, action, replacement, details) per change. The
+    replacement is DescribeChangeSet's (True, False or Conditional) for a Modify, ``-`` for
+    the other actions, which have none."""
+    return [HEADER] + [
+        (
+            change.logical_id,
+            change.resource_type,
+            change.action,
+            (change.replacement or "-") if change.action == "Modify" else "-",
+            _details(change),
+        )
         for change in changes
     ]
+
+
+def additions(template: Mapping[str, Any]) -> tuple[Change, ...]:
+    """The plan of a stack that does not exist yet: every resource of ``template`` added."""
+    resources = template.get("Resources") or {}
+    return tuple(
+        sorted(
+            (
+                Change(logical_id, str(resource.get("Type", "")), "Add")
+                for logical_id, resource in resources.items()
+                if isinstance(resource, Mapping)
+            ),
+            key=lambda change: change.logical_id,
+        )
+    )
 
 
 def _details(change: Change) -> str:
@@ -95,6 +124,6 @@ def _details(change: Change) -> str:
         return f"{maybe}: {because}{kept}" if because else f"{maybe}{kept}"
     if change.kind == "modify":
         return ", ".join(change.properties)
-    if change.kind == "remove" and change.retains:
-        return "removed from the stack, retained"
+    if change.kind == "remove":
+        return "removed from the stack, retained" if change.retains else "deleted"
     return ""

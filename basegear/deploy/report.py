@@ -12,7 +12,7 @@ from typing import Protocol
 from rich.markup import escape
 
 from basegear import console
-from basegear.deploy.plan import STYLES, Change, rows, summary
+from basegear.deploy.plan import ACTION_COLUMN, STYLES, Change, rows, summary
 from basegear.deploy.stack import StackEvent
 
 _EVENT_STYLES = {"COMPLETE": "green", "FAILED": "red", "IN_PROGRESS": "dim"}
@@ -24,6 +24,9 @@ class Reporter(Protocol):
         that says what it did."""
 
     def plan(self, stack_name: str, changes: Sequence[Change]) -> None: ...
+
+    def note(self, line: str) -> None:
+        """A line about what a stage did, beside the stage lines."""
 
     def event(self, event: StackEvent) -> None: ...
 
@@ -46,7 +49,12 @@ class ConsoleReport:
         if self.quiet:
             return
         console.out().print(f"plan for {stack_name}: {summary(changes)}", markup=False)
-        show_rows(rows(changes), styles=[STYLES.get(change.kind, "") for change in changes])
+        styles = ["bold", *(STYLES.get(change.kind, "") for change in changes)]
+        show_rows(rows(changes), styles=styles, column=ACTION_COLUMN)
+
+    def note(self, line: str) -> None:
+        if not self.quiet:
+            console.err().print(line, markup=False)
 
     def event(self, event: StackEvent) -> None:
         if self.quiet and not event.failed:
@@ -79,14 +87,22 @@ def columns(table: Sequence[Sequence[str]], indent: int = 2) -> list[str]:
 
 
 def show_rows(
-    table: Sequence[Sequence[str]], *, styles: Sequence[str] = (), indent: int = 2
+    table: Sequence[Sequence[str]],
+    *,
+    styles: Sequence[str] = (),
+    indent: int = 2,
+    column: int = 0,
 ) -> None:
-    """``columns`` on stdout; ``styles[i]`` colours the first cell of row i."""
+    """``columns`` on stdout; ``styles[i]`` colours row i's cell in ``column``."""
     from rich.text import Text
 
+    if not table:
+        return
+    widths = [max(len(row[index]) for row in table) for index in range(len(table[0]))]
+    start = indent + sum(width + 2 for width in widths[:column])
     for index, line in enumerate(columns(table, indent)):
         text = Text(line)
         style = styles[index] if index < len(styles) else ""
         if style:
-            text.stylize(style, indent, indent + len(table[index][0]))
+            text.stylize(style, start, start + len(table[index][column]))
         console.out().print(text)

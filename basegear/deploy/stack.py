@@ -172,6 +172,12 @@ class StackClient:
             found = [event for event in found if event.timestamp >= since]
         return list(reversed(found))
 
+    def protect(self, name: str) -> None:
+        """Termination protection on: DeleteStack then fails and leaves the stack as it is
+        (User Guide, "Protect a CloudFormation stack from being deleted")."""
+        with aws_errors(self.target, f"turning on termination protection of {name}"):
+            self.cfn.update_termination_protection(StackName=name, EnableTerminationProtection=True)
+
     def outputs(self, name: str) -> dict[str, str]:
         stack = self.find(name) or {}
         return {item["OutputKey"]: item.get("OutputValue", "") for item in stack.get("Outputs", [])}

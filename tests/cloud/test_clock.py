@@ -126,3 +126,10 @@ def test_the_control_client_says_when_no_cloud_answers() -> None:
 def test_control_requests_are_not_aws_requests(local_cloud: CloudClients) -> None:
     with pytest.raises(GearError, match="no such control path"):
         ControlClient(local_cloud.endpoint_url)._call("GET", "nothing")
+
+
+def test_gear_up_refuses_an_unknown_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--clock", "slow"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown clock 'slow': expected real, manual or fast=N" in err
+    assert "Traceback" not in err

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from deploy_helpers import EXAMPLE, MAX_SIZE, MAX_SIZE_PARAMETER, REGION, Algorithms, deploy
 
-from basegear.testing import CloudClients, local_cloud
+from basegear.testing import CloudClients, local_cloud, manual_clock
 
-__all__ = ["local_cloud"]
+__all__ = ["local_cloud", "manual_clock"]
 
 
 @pytest.fixture(scope="session")

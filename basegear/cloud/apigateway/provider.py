@@ -1,0 +1,405 @@
+"""``ExecuteApiProvider``: the ``execute-api`` service, every deployed API stage of the local
+cloud served over HTTP.
+
+A stage is reached at
+
+- ``http://<api id>.execute-api.<region>.localhost:<port>/<stage>/<path>`` — the invoke URL's
+  shape (``*.localhost`` names this machine); an HTTP API's ``$default`` stage without the
+  stage segment, as on AWS;
+- ``http://127.0.0.1:<port>/restapis/<api id>/<stage>/_user_request_/<path>`` on any host.
+
+One request, in the steps of the API Gateway developer guide ("Setting up REST API
+integrations"): find the API and stage (``_target``), route (``Stage.method_for``: 403
+``Missing Authentication Token`` for REST APIs, 404 for HTTP APIs when nothing matches), method
+request (API key, authorizer: ``access``), integration (Lambda proxy here, the others in
+``integrations``), response.
+
+A Lambda proxy request is served on the gateway's event loop when the stage is cached and a
+warm worker is idle (``MotoLambda.invoke_warm``), with no thread hop; everything else runs in
+this provider's own thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from basegear.cloud.apigateway import access
+from basegear.cloud.apigateway.incoming import Incoming, context_variables
+from basegear.cloud.apigateway.integrations import (
+    IntegrationError,
+    internal_error,
+    run_integration,
+    template_inputs,
+)
+from basegear.cloud.apigateway.proxy_events import (
+    INTERNAL_ERROR_V1,
+    INTERNAL_ERROR_V2,
+    MalformedResponseError,
+    event_v1,
+    event_v2,
+    response_v1,
+    response_v2,
+)
+from basegear.cloud.apigateway.stages import (
+    ApiGatewayWrites,
+    Clients,
+    Method,
+    Stage,
+    StageCache,
+    find_api,
+    http_stage_names,
+)
+from basegear.cloud.apigateway.tokens import TokenIssuer
+from basegear.cloud.apigateway.vtl import TemplateError
+from basegear.cloud.lambdas.spec import InvokeError, InvokeResult
+from basegear.cloud.motoshim.awslambda import LambdaApiError, MotoLambda, Resolved, backend_for
+from basegear.cloud.protocol import AwsRequest, AwsResponse, Provider
+
+LOG = logging.getLogger(__name__)
+
+USER_REQUEST = "_user_request_"
+DEFAULT_STAGE = "$default"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a request goes: API, stage, and the path within the stage."""
+
+    api_id: str
+    stage: str
+    path: str
+    stage_path: str
+    region: str
+    domain_name: str
+    kind: str
+
+
+@dataclass
+class Prepared:
+    """A request routed and past its method request checks."""
+
+    stage: Stage
+    method: Method
+    parameters: dict[str, str]
+    incoming: Incoming
+    api_key: tuple[str, str] | None
+    claims: dict[str, Any] | None
+
+
+class ExecuteApiProvider:
+    """Register ``providers`` (this and the cache's invalidation on API Gateway writes).
+    ``clients`` reads the APIs (``InProcessClients().client``), ``clock`` stamps requests and
+    checks token expiry (the cloud's virtual clock)."""
+
+    service = "execute-api"
+
+    def __init__(
+        self,
+        plug: MotoLambda,
+        *,
+        clients: Clients,
+        clock: Callable[[], float] = time.time,
+        tokens: TokenIssuer | None = None,
+        threads: int = 32,
+    ) -> None:
+        self._plug = plug
+        self._clock = clock
+        self.stages = StageCache(clients)
+        self.tokens = tokens or TokenIssuer(clock=clock)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="gear-execute-api")
+        self.providers: tuple[Provider, ...] = (self, ApiGatewayWrites(self.stages))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- the two entry points ------------------------------------------------------------------
+
+    def handle(self, request: AwsRequest) -> AwsResponse:
+        """The answer, in the calling thread (blocks while a function runs)."""
+        target = self._target(request)
+        if isinstance(target, AwsResponse):
+            return target
+        stage = self.stages.get(
+            request.account,
+            target.region,
+            target.api_id,
+            target.stage,
+            "REST" if target.kind == "REST" else "HTTP",
+        )
+        prepared = self._prepare(request, target, stage)
+        if isinstance(prepared, AwsResponse):
+            return prepared
+        return self._integrate(prepared)
+
+    async def handle_async(self, request: AwsRequest) -> AwsResponse:
+        """On the event loop when the stage is cached and the method is a Lambda proxy whose
+        function has a warm worker idle; in the pool otherwise."""
+        target = self._target(request)
+        if isinstance(target, AwsResponse):
+            return target
+        read, stage = self.stages.cached(
+            request.account, target.region, target.api_id, target.stage
+        )
+        if not read:
+            answer: AwsResponse = await self._in_pool(self.handle, request)
+            return answer
+        prepared = self._prepare(request, target, stage)
+        if isinstance(prepared, AwsResponse):
+            return prepared
+        integration = prepared.method.integration
+        if integration is None or integration.type != "AWS_PROXY":
+            answer = await self._in_pool(self._integrate, prepared)
+            return answer
+        try:
+            function, payload, version = self._proxy_call(prepared)
+            result = await self._plug.invoke_warm(function, payload)
+            if result is None:
+                result = await self._in_pool(self._plug.invoke, function, payload)
+        except (LambdaApiError, InvokeError, LookupError) as failure:
+            return self._invoke_failed(prepared, failure)
+        return self._proxy_answer(prepared, result, version)
+
+    def _in_pool(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        return loop.run_in_executor(self._executor, context.run, function, *args)
+
+    # -- finding the API, stage and method ----------------------------------------------------
+
+    def _target(self, request: AwsRequest) -> Target | AwsResponse:
+        hostname = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+        labels = hostname.split(".")
+        if len(labels) >= 3 and labels[1] == "execute-api":
+            api_id, path = labels[0], request.path
+            stage_segment, rest = _first_segment(path)
+            on_host = True
+        elif request.path.startswith("/restapis/"):
+            parts = request.path.split("/", 5)
+            if len(parts) < 5 or (len(parts) > 4 and parts[4] != USER_REQUEST):
+                return access.missing_token()
+            api_id, stage_segment = parts[2], parts[3]
+            rest = "/" + (parts[5] if len(parts) > 5 else "")
+            on_host = False
+        else:
+            return access.not_found()
+        found = find_api(request.account, request.region, api_id)
+        if found is None:
+            return AwsResponse(
+                404,
+                json.dumps({"message": f"No API with ID {api_id!r} is deployed"}).encode(),
+                {"content-type": _JSON},
+            )
+        kind, region = found
+        stage = stage_segment
+        stage_path = f"/{stage_segment}{rest}" if stage_segment else "/"
+        if kind == "HTTP" and on_host:
+            names = http_stage_names(request.account, region, api_id)
+            if stage_segment not in names or stage_segment == DEFAULT_STAGE:
+                stage, rest, stage_path = DEFAULT_STAGE, request.path or "/", request.path or "/"
+        if not stage:
+            return access.missing_token() if kind == "REST" else access.not_found()
+        return Target(api_id, stage, rest, stage_path, region, hostname, kind)
+
+    def _prepare(
+        self, request: AwsRequest, target: Target, stage: Stage | None
+    ) -> Prepared | AwsResponse:
+        if stage is None:
+            return access.missing_token() if target.kind == "REST" else access.not_found()
+        found = stage.method_for(request.method, target.path)
+        if found is None:
+            return access.missing_token() if stage.kind == "REST" else access.not_found()
+        method, parameters = found
+        incoming = Incoming(
+            method=request.method,
+            path=target.path,
+            stage_path=target.stage_path,
+            query=request.query,
+            headers=request.headers,
+            body=request.body,
+            api_id=target.api_id,
+            stage=target.stage,
+            region=target.region,
+            account=request.account,
+            domain_name=target.domain_name,
+            epoch=self._clock(),
+        )
+        key = access.api_key(method, stage, incoming)
+        if isinstance(key, AwsResponse):
+            return key
+        claims = access.claims(method, stage, incoming, self.tokens)
+        if isinstance(claims, AwsResponse):
+            return claims
+        if claims is not None and stage.kind == "HTTP":
+            refused = access.http_scopes(method, claims)
+            if refused is not None:
+                return refused
+        if method.authorization_type not in ("NONE", "COGNITO_USER_POOLS", "JWT"):
+            return _unsupported(
+                f"{method.route_key} of API {stage.api_id} uses {method.authorization_type} "
+                "authorization, which the local cloud does not serve (NONE, COGNITO_USER_POOLS "
+                "and JWT are served)"
+            )
+        return Prepared(stage, method, parameters, incoming, key, claims)
+
+    # -- integrations ----------------------------------------------------------------------------
+
+    def _integrate(self, prepared: Prepared) -> AwsResponse:
+        method, stage = prepared.method, prepared.stage
+        integration = method.integration
+        if integration is None:
+            return _unsupported(f"{method.route_key} of API {stage.api_id} has no integration")
+        if integration.type == "AWS_PROXY":
+            try:
+                function, payload, version = self._proxy_call(prepared)
+                result = self._plug.invoke(function, payload)
+            except (LambdaApiError, InvokeError, LookupError) as failure:
+                return self._invoke_failed(prepared, failure)
+            return self._proxy_answer(prepared, result, version)
+        if integration.type in ("AWS", "MOCK") and stage.kind == "REST":
+            context = context_variables(
+                prepared.incoming,
+                resource_path=method.resource_path,
+                resource_id=method.resource_id,
+                api_key=prepared.api_key[0] if prepared.api_key else None,
+                claims=prepared.claims,
+            )
+            inputs = template_inputs(
+                prepared.incoming, prepared.parameters, context, stage.variables
+            )
+            try:
+                response = run_integration(method, prepared.incoming, inputs, stage.region)
+            except (IntegrationError, TemplateError) as failure:
+                LOG.warning("%s of API %s: %s", method.route_key, stage.api_id, failure)
+                return _stamped(internal_error(), prepared.incoming)
+            except Exception as failure:  # a bug of ours: the client gets AWS's 500
+                LOG.warning(
+                    "%s of API %s failed: %s",
+                    method.route_key,
+                    stage.api_id,
+                    failure,
+                    exc_info=True,
+                )
+                return _stamped(internal_error(), prepared.incoming)
+            return _stamped(response, prepared.incoming)
+        return _unsupported(
+            f"{method.route_key} of API {stage.api_id} has a {integration.type} integration, "
+            "which the local cloud does not serve (AWS_PROXY, AWS and MOCK are served)"
+        )
+
+    def _proxy_call(self, prepared: Prepared) -> tuple[Resolved, bytes, str]:
+        """The function to invoke, the event and its payload format version."""
+        method, stage, incoming = prepared.method, prepared.stage, prepared.incoming
+        integration = method.integration
+        assert integration is not None
+        account, region, name, qualifier = function_of(integration.uri, stage.variables)
+        function = self._plug.resolve(backend_for(account, region), name, qualifier)
+        version = "1.0" if stage.kind == "REST" else integration.payload_format
+        if version == "2.0":
+            event = event_v2(
+                incoming,
+                route_key=method.route_key,
+                path_parameters=prepared.parameters,
+                stage_variables=stage.variables,
+                claims=prepared.claims,
+                scopes=method.scopes,
+            )
+        else:
+            event = event_v1(
+                incoming,
+                resource_path=method.resource_path,
+                resource_id=method.resource_id,
+                path_parameters=prepared.parameters,
+                stage_variables=stage.variables,
+                binary_media_types=stage.binary_media_types,
+                api_key=prepared.api_key,
+                claims=prepared.claims,
+            )
+            if stage.kind == "HTTP":
+                event = {"version": "1.0", **event}
+        return function, json.dumps(event).encode(), version
+
+    def _proxy_answer(self, prepared: Prepared, result: InvokeResult, version: str) -> AwsResponse:
+        failed = INTERNAL_ERROR_V2 if version == "2.0" else INTERNAL_ERROR_V1
+        failed_status = 500 if version == "2.0" else 502
+        if result.function_error:
+            LOG.info(
+                "%s of API %s: the function failed: %s",
+                prepared.method.route_key,
+                prepared.stage.api_id,
+                result.payload[:500].decode("utf-8", errors="replace"),
+            )
+            return _stamped(
+                AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared.incoming
+            )
+        try:
+            if version == "2.0":
+                response = response_v2(result.payload)
+            else:
+                response = response_v1(result.payload)
+                response.headers.setdefault("content-type", _JSON)
+        except MalformedResponseError as malformed:
+            LOG.warning(
+                "%s of API %s: malformed Lambda proxy response: %s",
+                prepared.method.route_key,
+                prepared.stage.api_id,
+                malformed,
+            )
+            return _stamped(
+                AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared.incoming
+            )
+        return _stamped(response, prepared.incoming)
+
+    def _invoke_failed(self, prepared: Prepared, failure: Exception) -> AwsResponse:
+        LOG.warning(
+            "%s of API %s: the function could not be invoked: %s",
+            prepared.method.route_key,
+            prepared.stage.api_id,
+            failure,
+        )
+        body = INTERNAL_ERROR_V2 if prepared.stage.kind == "HTTP" else INTERNAL_ERROR_V1
+        return _stamped(AwsResponse(500, body, {"content-type": _JSON}), prepared.incoming)
+
+
+def function_of(
+    uri: str, stage_variables: dict[str, str] | Any
+) -> tuple[str, str, str, str | None]:
+    """Account, region, name and qualifier of the function a Lambda integration URI names:
+    ``arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations``
+    or, for HTTP APIs, the function ARN itself; ``${stageVariables.x}`` substituted."""
+    from basegear.cloud.events.invoker import split_function_arn
+
+    arn = uri
+    if "/functions/" in uri:
+        arn = uri.split("/functions/", 1)[1].removesuffix("/invocations")
+    if "${stageVariables." in arn:
+        for name, value in stage_variables.items():
+            arn = arn.replace(f"${{stageVariables.{name}}}", value)
+    return split_function_arn(arn)
+
+
+def _first_segment(path: str) -> tuple[str, str]:
+    """``/dev/items/1`` → (``dev``, ``/items/1``)."""
+    stripped = path.lstrip("/")
+    first, slash, rest = stripped.partition("/")
+    return first, "/" + rest if slash else "/"
+
+
+def _stamped(response: AwsResponse, incoming: Incoming) -> AwsResponse:
+    """The request IDs API Gateway returns with every answer."""
+    response.headers.setdefault("x-amzn-requestid", incoming.request_id)
+    response.headers.setdefault("x-amz-apigw-id", incoming.extended_request_id)
+    return response
+
+
+def _unsupported(message: str) -> AwsResponse:
+    LOG.warning("%s", message)
+    return AwsResponse(501, json.dumps({"message": message}).encode(), {"content-type": _JSON})
