@@ -168,11 +168,8 @@ def gear() -> None:
 def print_command(
     path: Path, stage: str | None, region: str | None, params: dict[str, str], output_format: str
 ) -> None:
-    from basegear.config.service import load_service
 
-    loaded = load_service(path, _options(stage, region, params))
-    if loaded.warnings:
-        console.show_problems(loaded.warnings)
+    loaded = _load(path, stage, region, params)
     if output_format == "json":
         text = json.dumps(loaded.data, indent=2, ensure_ascii=False)
     else:
@@ -191,11 +188,8 @@ def print_command(
 @gear.command(help="Check the service and report every problem at once.")
 @_service_options
 def validate(path: Path, stage: str | None, region: str | None, params: dict[str, str]) -> None:
-    from basegear.config.service import load_service
 
-    loaded = load_service(path, _options(stage, region, params))
-    if loaded.warnings:
-        console.show_problems(loaded.warnings)
+    loaded = _load(path, stage, region, params)
     model = loaded.model
     machines = len(model.step_functions.state_machines) if model.step_functions else 0
     counts = (
@@ -300,6 +294,16 @@ def _guard_options(command: Any) -> Any:
     )(command)
 
 
+def _load(path: Path, stage: str | None, region: str | None, params: dict[str, str]) -> Any:
+    """The service at ``path``, its warnings shown."""
+    from basegear.config.service import load_service
+
+    loaded = load_service(path, _options(stage, region, params))
+    if loaded.warnings:
+        console.show_problems(loaded.warnings)
+    return loaded
+
+
 def _deploy_target(loaded: Any, target: str, profile: str | None, endpoint: str | None) -> Any:
     """The target of deploy, plan and prune; on AWS, the account the credentials belong to is
     shown (and so checked) before anything else."""
@@ -344,12 +348,9 @@ def deploy(
     out_dir: Path | None,
     aliases: tuple[str, ...],
 ) -> None:
-    from basegear.config.service import load_service
     from basegear.deploy import ConsoleReport, Deployer, DeployOptions
 
-    loaded = load_service(path, _options(stage, region, params))
-    if loaded.warnings:
-        console.show_problems(loaded.warnings)
+    loaded = _load(path, stage, region, params)
     chosen = _deploy_target(loaded, target, profile, endpoint)
     options = DeployOptions(frozenset(allowed), force, out_dir, aliases)
     result = Deployer(chosen, report=ConsoleReport()).deploy(loaded, options)
@@ -378,13 +379,10 @@ def plan(
     force: bool,
     out_dir: Path | None,
 ) -> None:
-    from basegear.config.service import load_service
     from basegear.deploy import ConsoleReport, Deployer, DeployOptions
     from basegear.deploy.plan import summary
 
-    loaded = load_service(path, _options(stage, region, params))
-    if loaded.warnings:
-        console.show_problems(loaded.warnings)
+    loaded = _load(path, stage, region, params)
     chosen = _deploy_target(loaded, target, profile, endpoint)
     options = DeployOptions(frozenset(allowed), force, out_dir)
     planned = Deployer(chosen, report=ConsoleReport()).plan(loaded, options)
