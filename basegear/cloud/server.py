@@ -64,6 +64,8 @@ class StandardServices:
       provider and the Lambda API, whose mappings the pollers serve; DynamoDB stream capture;
       S3 and SNS deliveries; schedules — all on one ``VirtualClock``;
     - API Gateway: every deployed stage served (``execute-api``, ``cloud/apigateway``);
+    - Step Functions: moto's executions, with waits and retries on the same clock, and
+      StartSyncExecution (``cloud/stepfunctions``);
     - the control API (``/_gear/…``: the clock, ``gear events``, ``gear redrive``).
 
     ``endpoint_url`` is the cloud's own (``cloud.endpoint_url``: known once the socket is bound),
