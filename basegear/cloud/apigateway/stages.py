@@ -166,16 +166,20 @@ def find_api(account: str, region: str, api_id: str) -> tuple[Kind, str] | None:
     from moto.apigateway.models import apigateway_backends
     from moto.apigatewayv2.models import apigatewayv2_backends
 
-    for backends, kind in ((apigateway_backends, "REST"), (apigatewayv2_backends, "HTTP")):
+    sources: tuple[tuple[Any, Kind], ...] = (
+        (apigateway_backends, "REST"),
+        (apigatewayv2_backends, "HTTP"),
+    )
+    for backends, kind in sources:
         regions: Any = dict.get(backends, account)
         if not regions:
             continue
         backend = dict.get(regions, region)
         if backend is not None and api_id in backend.apis:
-            return kind, region  # type: ignore[return-value]
+            return kind, region
         for other, backend in list(dict.items(regions)):
             if api_id in getattr(backend, "apis", {}):
-                return kind, other  # type: ignore[return-value]
+                return kind, other
     return None
 
 

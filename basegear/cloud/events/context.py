@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -38,7 +37,7 @@ class EventContext:
     invoker: FunctionInvoker
     clients: Clients
     metrics: MetricSink | None = None
-    checkpoints: CheckpointStore = field(default_factory=lambda: CheckpointStore())
+    checkpoints: CheckpointStore = field(default_factory=CheckpointStore)
 
     def put_metrics(
         self, namespace: str, data: Sequence[MetricDatum], *, account: str, region: str
@@ -53,5 +52,5 @@ class EventContext:
             value=value,
             unit=unit,
             dimensions=tuple(dimensions.items()),
-            timestamp=self.clock.now() if self.clock is not None else time.time(),
+            timestamp=self.clock.now(),
         )
