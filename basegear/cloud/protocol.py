@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AwsRequest:
     method: str
     path: str  # without the query string

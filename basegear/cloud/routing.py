@@ -84,7 +84,7 @@ class RoutingError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Route:
     service: str
     region: str

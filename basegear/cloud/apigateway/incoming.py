@@ -4,14 +4,14 @@ models, authorizers, mapping templates, and access logging") and the request IDs
 
 from __future__ import annotations
 
-import base64
-import os
+import functools
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+from basegear.cloud import ids
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -34,10 +34,8 @@ class Incoming:
     domain_name: str
     epoch: float  # the cloud's clock, seconds
     source_ip: str = "127.0.0.1"
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    extended_request_id: str = field(
-        default_factory=lambda: base64.b64encode(os.urandom(10)).decode("ascii")
-    )
+    request_id: str = field(default_factory=ids.request_id)
+    extended_request_id: str = field(default_factory=ids.extended_request_id)
 
     @property
     def domain_prefix(self) -> str:
@@ -78,9 +76,11 @@ class Incoming:
         return self.body.decode("utf-8", errors="replace")
 
 
+@functools.lru_cache(maxsize=1024)
 def title_case(name: str) -> str:
     """``content-type`` → ``Content-Type``: the gateway lower-cases header names, and the REST
-    event shows them as HTTP/1.1 clients commonly send them."""
+    event shows them as HTTP/1.1 clients commonly send them (remembered: the same few names
+    come with every request)."""
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 

@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from basegear.cloud.apigateway import access
 from basegear.cloud.apigateway.incoming import Incoming, context_variables
 from basegear.cloud.apigateway.integrations import (
@@ -70,7 +72,7 @@ DEFAULT_STAGE = "$default"
 _JSON = "application/json"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Target:
     """Where a request goes: API, stage, and the path within the stage."""
 
@@ -161,7 +163,7 @@ class ExecuteApiProvider:
             return answer
         try:
             function, payload, version = self._proxy_call(prepared)
-            result = await self._plug.invoke_warm(function, payload)
+            result = await self._plug.invoke_warm(function, payload, payload_is_json=True)
             if result is None:
                 result = await self._in_pool(self._plug.invoke, function, payload)
         except (LambdaApiError, InvokeError, LookupError) as failure:
@@ -325,7 +327,7 @@ class ExecuteApiProvider:
             )
             if stage.kind == "HTTP":
                 event = {"version": "1.0", **event}
-        return function, json.dumps(event).encode(), version
+        return function, orjson.dumps(event), version
 
     def _proxy_answer(self, prepared: Prepared, result: InvokeResult, version: str) -> AwsResponse:
         failed = INTERNAL_ERROR_V2 if version == "2.0" else INTERNAL_ERROR_V1

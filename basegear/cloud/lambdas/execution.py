@@ -102,14 +102,9 @@ async def reply(worker: Worker, timeout: float) -> Message:
     worker's socket: no thread waits for it."""
     loop = asyncio.get_running_loop()
     arrived: asyncio.Future[bool] = loop.create_future()
-
-    def settle_once(readable: bool) -> None:
-        if not arrived.done():
-            arrived.set_result(readable)
-
     fd = worker.conn.fileno()
-    loop.add_reader(fd, settle_once, True)
-    timer = loop.call_later(max(0.0, timeout), settle_once, False)
+    loop.add_reader(fd, _settle_once, arrived, True)
+    timer = loop.call_later(max(0.0, timeout), _settle_once, arrived, False)
     try:
         if not await arrived:
             return None
@@ -121,6 +116,11 @@ async def reply(worker: Worker, timeout: float) -> Message:
     except (EOFError, OSError):
         return ()
     return message
+
+
+def _settle_once(arrived: asyncio.Future[bool], readable: bool) -> None:
+    if not arrived.done():
+        arrived.set_result(readable)
 
 
 def timed_out(worker: Worker, spec: FunctionSpec, run: Run, now: float) -> None:

@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from basegear.cloud.lambdas.channel import Channel
 from basegear.cloud.lambdas.spec import FunctionSpec
 from basegear.cloud.lambdas.worker import InitMessage
 from basegear.cloud.lambdas.zygote import Zygote
@@ -63,7 +63,7 @@ class Worker:
     """The runtime's handle on one worker process."""
 
     pid: int
-    conn: Connection
+    conn: Channel
     log_fd: int
     log_stream: str
     generation: int
@@ -264,7 +264,7 @@ class WorkerPool:
         finally:
             theirs.close()
         stream = self._stream_name(self.spec.version)
-        worker = Worker(pid, Connection(ours.detach()), log_fd, stream, generation)
+        worker = Worker(pid, Channel(ours.detach()), log_fd, stream, generation)
         spec = self.spec
         init = InitMessage(
             environment=self._environment(spec, stream),

@@ -26,11 +26,11 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from basegear.cloud import ids
 from basegear.cloud.lambdas import execution, telemetry
 from basegear.cloud.lambdas.environment import function_environment, zygote_environment
 from basegear.cloud.lambdas.execution import Run
@@ -218,7 +218,7 @@ class LambdaRuntime:
         named (None: unqualified); ``client_context`` the decoded ClientContext JSON. Raises
         ``InvokeError`` (429 throttles, 413, 400, 502) where AWS answers with an error."""
         self._check(spec, payload, invocation_type)
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or ids.request_id()
         if invocation_type == "DryRun":
             return InvokeResult(204, b"", request_id, spec.version)
         if invocation_type == "Event":
@@ -241,11 +241,13 @@ class LambdaRuntime:
         qualifier: str | None = None,
         client_context: str | None = None,
         request_id: str | None = None,
+        payload_is_json: bool = False,
     ) -> InvokeResult | None:
         """A RequestResponse ``invoke`` on the running event loop, if a warm worker of this
         version is idle; None otherwise, having done nothing (then call ``invoke`` from a
-        thread). Raises ``InvokeError`` as ``invoke`` does."""
-        self._check(spec, payload, "RequestResponse")
+        thread). Raises ``InvokeError`` as ``invoke`` does. ``payload_is_json``: the caller
+        encoded the payload itself, so it is not parsed again to be checked."""
+        self._check(spec, payload, "RequestResponse", payload_is_json=payload_is_json)
         taken = self._take_warm(spec)
         if taken is None:
             return None
@@ -255,7 +257,7 @@ class LambdaRuntime:
         except BaseException:
             pool.release(worker, reusable=True)
             raise
-        run = Run(request_id or str(uuid.uuid4()))
+        run = Run(request_id or ids.request_id())
         try:
             try:
                 await self._execute_on_loop(
@@ -271,7 +273,14 @@ class LambdaRuntime:
             self._leave(spec)
         return self._result(spec, qualifier, worker, run, running, total)
 
-    def _check(self, spec: FunctionSpec, payload: bytes, invocation_type: InvocationType) -> None:
+    def _check(
+        self,
+        spec: FunctionSpec,
+        payload: bytes,
+        invocation_type: InvocationType,
+        *,
+        payload_is_json: bool = False,
+    ) -> None:
         """The errors the Invoke API answers before any code runs."""
         if self._stop.is_set():
             raise ShuttingDownError()
@@ -285,7 +294,7 @@ class LambdaRuntime:
                 f"Request must be smaller than {limit} bytes for the {invocation_type} "
                 "invocation type"
             )
-        if payload:
+        if payload and not payload_is_json:
             try:
                 json.loads(payload)
             except ValueError as exc:
@@ -303,7 +312,7 @@ class LambdaRuntime:
         request_id: str | None = None,
     ) -> InvokeResult:
         """Run the handler once, now, on this thread (both invocation types end here)."""
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or ids.request_id()
         if self._stop.is_set():
             raise ShuttingDownError()
         running, total = self._admit(spec, qualifier)

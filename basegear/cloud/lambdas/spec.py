@@ -25,7 +25,7 @@ LOG_TAIL_BYTES = 4096
 """``LogType: Tail`` returns the last 4 KB of the execution log (Lambda API reference, Invoke)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FunctionSpec:
     """One function version as the runtime runs it. Two specs that differ in anything but
     ``reserved_concurrency`` run in different execution environments: a changed setting of
@@ -55,7 +55,7 @@ class FunctionSpec:
         return f"/aws/lambda/{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InvokeResult:
     """The Invoke API's answer. ``payload`` is the handler's JSON result or an AWS-shaped error;
     a function error still answers 200 with ``function_error`` "Unhandled" (Lambda API

@@ -1,8 +1,8 @@
 """The execution environment: the main loop of one worker process, forked from the zygote.
 
-It speaks to the runtime over one socket (``multiprocessing.connection`` framing, pickled
-tuples), and writes the handler's stdout and stderr to a log file that the runtime reads after
-each invocation, so the output printed before a crash is kept too.
+It speaks to the runtime over one socket (``channel.Channel``: pickled tuples), and writes
+the handler's stdout and stderr to a log file that the runtime reads after each invocation,
+so the output printed before a crash is kept too.
 
     runtime → worker   ("init", InitMessage)             once, right after the fork
     worker → runtime   ("ready", init_ms, error, files)  error is None or an AWS error body
@@ -31,9 +31,9 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
+from basegear.cloud.lambdas.channel import Channel
 from basegear.cloud.lambdas.spec import RESPONSE_LIMIT
 
 Handler = Callable[[Any, Any], Any]
@@ -48,8 +48,9 @@ class InitMessage:
     watch_roots: tuple[str, ...]  # modules loaded from under these are reported for reload
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
+    """Sent per invocation: a named tuple, the cheapest record to pickle."""
+
     request_id: str
     payload: bytes
     deadline_ms: int  # epoch milliseconds
@@ -277,7 +278,7 @@ def _redirect_output(log_fd: int) -> None:
 def serve(sock_fd: int, log_fd: int) -> NoReturn:
     """Run one execution environment until the runtime closes the socket."""
     _redirect_output(log_fd)
-    conn = Connection(sock_fd)
+    conn = Channel(sock_fd)
     status = 0
     try:
         message, init = conn.recv()

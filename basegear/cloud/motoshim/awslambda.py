@@ -134,7 +134,7 @@ class _ThrottledError(LambdaClientError):
         self.description = json.dumps(error.aws_body())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Resolved:
     """An Invoke target: moto's function object for the executed version."""
 
@@ -232,7 +232,9 @@ class MotoLambda:
         qualifier = qualifier or named_qualifier
         with moto_errors():
             latest = backend.get_function(name)
-            if qualifier is None or qualifier == LATEST or qualifier.isdigit():
+            if qualifier is None or qualifier == LATEST:
+                return Resolved(latest, latest, qualifier)
+            if qualifier.isdigit():
                 return Resolved(backend.get_function(name, qualifier), latest, qualifier)
             alias = backend.get_alias(qualifier, name)
             version = str(alias.function_version)
@@ -263,7 +265,12 @@ class MotoLambda:
         )
 
     async def invoke_warm(
-        self, target: Resolved, payload: bytes, *, client_context: str | None = None
+        self,
+        target: Resolved,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        payload_is_json: bool = False,
     ) -> InvokeResult | None:
         """A RequestResponse ``invoke`` on the running event loop when the function's code is
         unpacked and a warm worker is idle (``LambdaRuntime.invoke_warm``); None otherwise,
@@ -272,7 +279,11 @@ class MotoLambda:
         if spec is None:
             return None
         return await self.runtime.invoke_warm(
-            spec, payload, qualifier=target.qualifier, client_context=client_context
+            spec,
+            payload,
+            qualifier=target.qualifier,
+            client_context=client_context,
+            payload_is_json=payload_is_json,
         )
 
     @overload
