@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass, field
 
 from basegear.cloud.lambdas import telemetry
-from basegear.cloud.lambdas.pool import Worker, WorkerPool
+from basegear.cloud.lambdas.pool import Worker
 from basegear.cloud.lambdas.spec import FunctionSpec
 from basegear.cloud.lambdas.worker import Invocation
 
 Message = tuple[object, ...] | None
 """A worker's answer: its message; ``()`` when it ended (end of file); None on a timeout."""
+
+STALE: Message = ("stale",)
+"""The worker's answer when the code on disk changed since it loaded it (``code_stamps``)."""
 
 # How Lambda names a runtime's end by signal (Go's names, as its logs print them).
 _SIGNALS = {
@@ -69,9 +72,7 @@ def remaining(spec: FunctionSpec, run: Run) -> float:
     return run.started + spec.timeout - time.perf_counter()
 
 
-def settle(
-    pool: WorkerPool, worker: Worker, spec: FunctionSpec, run: Run, answer: Message, now: float
-) -> bool:
+def settle(worker: Worker, spec: FunctionSpec, run: Run, answer: Message, now: float) -> bool:
     """Record the worker's result, or the timeout; False if the worker ended instead (then the
     caller records that with ``exited``, once it has the exit status)."""
     run.duration_ms = (time.perf_counter() - run.started) * 1000
@@ -80,15 +81,14 @@ def settle(
         return True
     if not answer:
         return False
-    _, ok, body, files, max_rss = answer
+    _, ok, body, max_rss, output_bytes = answer
     assert isinstance(body, bytes) and isinstance(max_rss, int)
-    run.lines.extend(lines(worker.take_output()))
+    if output_bytes:
+        run.lines.extend(lines(worker.take_output()))
     run.payload = body
     worker.max_rss_kb = max_rss
     if not ok:
         run.function_error = "Unhandled"
-    if isinstance(files, list):
-        pool.watch(files)
     return True
 
 

@@ -135,9 +135,6 @@ class WorkerPool:
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._generation = 0
-        self._watched: dict[str, tuple[int, int]] = {}
-        self._roots = tuple(str(p) for p in (spec.code_dir, *spec.layers))
-        self._roots_stat = self._stat_roots()
         self.closed = False
 
     @property
@@ -181,40 +178,11 @@ class WorkerPool:
                 return
         worker.close(self._zygote)
 
-    def watch(self, files: list[str]) -> None:
-        """Files the handler's modules were loaded from: an edit to one recycles the pool."""
-        stats = {}
-        for path in files:
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            stats[path] = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            self._watched.update(stats)
-            # The first import may have written __pycache__ into the code folder.
-            self._roots_stat = self._stat_roots()
-
-    def stale(self) -> bool:
-        """Whether a watched file, or the set of files in a code or layer folder, changed."""
-        if self._stat_roots() != self._roots_stat:
-            return True
-        for path, seen in list(self._watched.items()):
-            try:
-                st = os.stat(path)
-            except OSError:
-                return True
-            if (st.st_mtime_ns, st.st_size) != seen:
-                return True
-        return False
-
     def recycle(self) -> None:
         """Retire every worker: idle ones now, busy ones when they finish."""
         with self._lock:
             self._generation += 1
             idle, self._idle = self._idle, []
-            self._watched = {}
-            self._roots_stat = self._stat_roots()
         for worker in idle:
             worker.close(self._zygote)
 
@@ -243,15 +211,6 @@ class WorkerPool:
             for worker in busy:
                 worker.kill()
 
-    def _stat_roots(self) -> tuple[int, ...]:
-        stamps = []
-        for root in self._roots:
-            try:
-                stamps.append(os.stat(root).st_mtime_ns)
-            except OSError:
-                stamps.append(0)
-        return tuple(stamps)
-
     def _spawn(self, generation: int) -> Worker:
         ours, theirs = socket.socketpair()
         log_fd = _log_file()
@@ -271,7 +230,7 @@ class WorkerPool:
             task_root=str(spec.code_dir),
             paths=python_paths(spec),
             handler=spec.handler,
-            watch_roots=tuple(os.path.join(root, "") for root in self._roots),
+            watch_roots=tuple(str(p) for p in (spec.code_dir, *spec.layers)) if spec.watch else (),
         )
         worker.conn.send(("init", init))
         return worker

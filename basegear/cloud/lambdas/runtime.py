@@ -260,7 +260,7 @@ class LambdaRuntime:
         run = Run(request_id or ids.request_id())
         try:
             try:
-                await self._execute_on_loop(
+                ran = await self._execute_on_loop(
                     pool, worker, spec, payload, qualifier, client_context, run
                 )
             except BaseException:  # cancelled, or a bug: the handler may still be running
@@ -271,6 +271,9 @@ class LambdaRuntime:
                 pool.release(worker, reusable=run.reusable)
         finally:
             self._leave(spec)
+        if not ran:  # a thread starts a worker with the new code
+            _recycle_stale(pool)
+            return None
         return self._result(spec, qualifier, worker, run, running, total)
 
     def _check(
@@ -318,17 +321,21 @@ class LambdaRuntime:
         running, total = self._admit(spec, qualifier)
         try:
             pool = self._pool_for(spec)
-            try:
-                worker = pool.acquire()
-            except RuntimeError as exc:  # the zygote ended under us
-                if self._stop.is_set():
-                    raise ShuttingDownError() from exc
-                raise
-            run = Run(request_id)
-            try:
-                self._execute(pool, worker, spec, payload, qualifier, client_context, run)
-            finally:
-                pool.release(worker, reusable=run.reusable)
+            while True:
+                try:
+                    worker = pool.acquire()
+                except RuntimeError as exc:  # the zygote ended under us
+                    if self._stop.is_set():
+                        raise ShuttingDownError() from exc
+                    raise
+                run = Run(request_id)
+                try:
+                    ran = self._execute(pool, worker, spec, payload, qualifier, client_context, run)
+                finally:
+                    pool.release(worker, reusable=run.reusable)
+                if ran:
+                    break
+                _recycle_stale(pool)  # a new worker loads the new code
         finally:
             self._leave(spec)
         return self._result(spec, qualifier, worker, run, running, total)
@@ -412,9 +419,6 @@ class LambdaRuntime:
                 self._pools[_key(spec)] = pool
         if retired is not None:
             retired.close(kill_busy=False)
-        if spec.watch and pool.stale():
-            LOG.info("code of %s changed on disk: recycling its workers", spec.name)
-            pool.recycle()
         return pool
 
     def _environment(self, spec: FunctionSpec, stream: str) -> dict[str, str]:
@@ -435,9 +439,10 @@ class LambdaRuntime:
         qualifier: str | None,
         client_context: str | None,
         run: Run,
-    ) -> None:
+    ) -> bool:
+        """False, having run nothing, when the worker's code is stale."""
         if not worker.ready and not self._init(pool, worker, spec, run):
-            return
+            return True
         call = execution.invocation(spec, payload, qualifier, client_context, run)
         answer: execution.Message
         try:
@@ -445,9 +450,13 @@ class LambdaRuntime:
             answer = worker.receive(execution.remaining(spec, run))
         except (EOFError, OSError):
             answer = ()
-        if not execution.settle(pool, worker, spec, run, answer, self._clock()):
+        if answer == execution.STALE:
+            run.reusable = False
+            return False
+        if not execution.settle(worker, spec, run, answer, self._clock()):
             execution.exited(worker, run, self._exit_status(worker))
         execution.finish(worker, run)
+        return True
 
     async def _execute_on_loop(
         self,
@@ -458,7 +467,8 @@ class LambdaRuntime:
         qualifier: str | None,
         client_context: str | None,
         run: Run,
-    ) -> None:
+    ) -> bool:
+        """False, having run nothing, when the worker's code is stale."""
         call = execution.invocation(spec, payload, qualifier, client_context, run)
         answer: execution.Message
         try:
@@ -466,19 +476,23 @@ class LambdaRuntime:
             answer = await execution.reply(worker, execution.remaining(spec, run))
         except (EOFError, OSError):
             answer = ()
-        if not execution.settle(pool, worker, spec, run, answer, self._clock()):
+        if answer == execution.STALE:
+            run.reusable = False
+            return False
+        if not execution.settle(worker, spec, run, answer, self._clock()):
             # Its exit status comes from the zygote's thread within milliseconds: wait on a
             # thread, not on the loop.
             status = await asyncio.to_thread(self._exit_status, worker)
             execution.exited(worker, run, status)
         execution.finish(worker, run)
+        return True
 
     def _take_warm(self, spec: FunctionSpec) -> tuple[WorkerPool, Worker] | None:
         """An idle warm worker of ``spec``, taken, without waiting for anything; None if a
         thread must act first (no pool yet, settings or code changed, every worker busy)."""
         with self._lock:
             pool = None if self._zygote is None else self._pools.get(_key(spec))
-        if pool is None or pool.spec != spec or (spec.watch and pool.stale()):
+        if pool is None or (pool.spec is not spec and pool.spec != spec):
             return None
         worker = pool.acquire_idle()
         return None if worker is None else (pool, worker)
@@ -503,13 +517,12 @@ class LambdaRuntime:
         elif not message:
             execution.exited(worker, run, self._exit_status(worker))
         else:
-            _, init_ms, error, files = message
-            assert isinstance(init_ms, float) and isinstance(files, list)
+            _, init_ms, error = message
+            assert isinstance(init_ms, float)
             run.init_ms = init_ms
             run.lines.extend(execution.lines(worker.take_output()))
             if error is None:
                 worker.ready = True
-                pool.watch(files)
                 return True
             # An init error fails this invocation; the next one starts a new environment.
             assert isinstance(error, dict)
@@ -580,6 +593,11 @@ class LambdaRuntime:
                 pools = list(self._pools.values())
             for pool in pools:
                 pool.reap(self._idle_timeout)
+
+
+def _recycle_stale(pool: WorkerPool) -> None:
+    LOG.info("code of %s changed on disk: recycling its workers", pool.spec.name)
+    pool.recycle()
 
 
 def _key(spec: FunctionSpec) -> tuple[str, str, str, str]:

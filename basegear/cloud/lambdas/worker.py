@@ -4,10 +4,12 @@ It speaks to the runtime over one socket (``channel.Channel``: pickled tuples), 
 the handler's stdout and stderr to a log file that the runtime reads after each invocation,
 so the output printed before a crash is kept too.
 
-    runtime → worker   ("init", InitMessage)             once, right after the fork
-    worker → runtime   ("ready", init_ms, error, files)  error is None or an AWS error body
-    runtime → worker   ("invoke", Invocation)            per invocation
-    worker → runtime   ("result", ok, body, files, max_rss_kb)
+    runtime → worker   ("init", InitMessage)      once, right after the fork
+    worker → runtime   ("ready", init_ms, error)  error is None or an AWS error body
+    runtime → worker   ("invoke", Invocation)     per invocation
+    worker → runtime   ("result", ok, body, max_rss_kb, output_bytes)
+                       or ("stale",): the code on disk changed since it was loaded, and the
+                       handler did not run (``code_stamps``)
 
 The Python runtime's behaviour is followed where the Lambda developer guide describes it
 ("Define Lambda function handler in Python", "Using the Lambda context object", "Log and
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, NoReturn
 
 from basegear.cloud.lambdas.channel import Channel
+from basegear.cloud.lambdas.code_stamps import CodeStamps
 from basegear.cloud.lambdas.spec import RESPONSE_LIMIT
 
 Handler = Callable[[Any, Any], Any]
@@ -45,7 +48,7 @@ class InitMessage:
     task_root: str
     paths: tuple[str, ...]  # put in front of sys.path: the code folder, then the layers
     handler: str
-    watch_roots: tuple[str, ...]  # modules loaded from under these are reported for reload
+    watch_roots: tuple[str, ...]  # code and layer folders to check for edits; () for none
 
 
 class Invocation(NamedTuple):
@@ -163,15 +166,6 @@ def _user_error(exc: BaseException, request_id: str) -> dict[str, Any]:
     return body
 
 
-def _module_files(roots: tuple[str, ...]) -> list[str]:
-    files = []
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if path and path.startswith(roots):
-            files.append(path)
-    return sorted(files)
-
-
 def _forget_shadowed(paths: tuple[str, ...]) -> None:
     """Modules the zygote preloaded (boto3 …) give way to copies the function ships in its code
     or layers, since /var/task and /opt come first on the Python path in Lambda."""
@@ -287,22 +281,25 @@ def serve(sock_fd: int, log_fd: int) -> NoReturn:
         loaded = _initialise(init)
         init_ms = (time.perf_counter() - started) * 1000
         if isinstance(loaded, dict):
-            conn.send(("ready", init_ms, loaded, []))
+            conn.send(("ready", init_ms, loaded))
             _exit(0)
-        reported = len(sys.modules)
-        conn.send(("ready", init_ms, None, _module_files(init.watch_roots)))
+        stamps = CodeStamps(init.watch_roots) if init.watch_roots else None
+        if stamps is not None:
+            stamps.take()
+        conn.send(("ready", init_ms, None))
         while True:
             try:
                 message, call = conn.recv()
             except EOFError:
                 break
+            if stamps is not None and stamps.stale():
+                conn.send(("stale",))
+                continue
             ok, body = _invoke(loaded, call)
-            files = None
-            if len(sys.modules) != reported:  # the handler imported more of its code
-                reported = len(sys.modules)
-                files = _module_files(init.watch_roots)
+            if stamps is not None:
+                stamps.take()  # the handler may have imported more of its code
             max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            conn.send(("result", ok, body, files, max_rss))
+            conn.send(("result", ok, body, max_rss, os.fstat(1).st_size))
     except SystemExit as exc:  # sys.exit() in a handler ends the runtime, as on AWS
         status = exc.code if isinstance(exc.code, int) else 1
     except EOFError:
