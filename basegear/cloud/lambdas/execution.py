@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from basegear.cloud.lambdas import telemetry
+from basegear.cloud.lambdas.loop_watch import LoopWatch
 from basegear.cloud.lambdas.pool import Worker
 from basegear.cloud.lambdas.spec import FunctionSpec
 from basegear.cloud.lambdas.worker import Invocation
@@ -99,28 +100,12 @@ def finish(worker: Worker, run: Run) -> None:
 
 async def reply(worker: Worker, timeout: float) -> Message:
     """The worker's next message, waited for on the running event loop, which watches the
-    worker's socket: no thread waits for it."""
+    worker's socket (``loop_watch``): no thread waits for it."""
     loop = asyncio.get_running_loop()
-    arrived: asyncio.Future[bool] = loop.create_future()
-    fd = worker.conn.fileno()
-    loop.add_reader(fd, _settle_once, arrived, True)
-    timer = loop.call_later(max(0.0, timeout), _settle_once, arrived, False)
-    try:
-        if not await arrived:
-            return None
-    finally:
-        timer.cancel()
-        loop.remove_reader(fd)
-    try:
-        message: tuple[object, ...] = worker.conn.recv()
-    except (EOFError, OSError):
-        return ()
-    return message
-
-
-def _settle_once(arrived: asyncio.Future[bool], readable: bool) -> None:
-    if not arrived.done():
-        arrived.set_result(readable)
+    watch = worker.watch
+    if watch is None or watch.loop is not loop:
+        watch = worker.watch = LoopWatch(loop, worker.conn)
+    return await watch.next_message(timeout)
 
 
 def timed_out(worker: Worker, spec: FunctionSpec, run: Run, now: float) -> None:

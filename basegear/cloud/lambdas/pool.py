@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from basegear.cloud.lambdas.channel import Channel
+from basegear.cloud.lambdas.loop_watch import LoopWatch
 from basegear.cloud.lambdas.spec import FunctionSpec
 from basegear.cloud.lambdas.worker import InitMessage
 from basegear.cloud.lambdas.zygote import Zygote
@@ -71,6 +72,7 @@ class Worker:
     last_used: float = field(default_factory=time.monotonic)
     max_rss_kb: int = 0
     closed: bool = False
+    watch: LoopWatch | None = None  # the event loop watching its socket, once one has used it
     _poller: select.poll = field(default_factory=select.poll)
 
     def __post_init__(self) -> None:
@@ -111,7 +113,10 @@ class Worker:
         self.closed = True
         if kill:
             self.kill()
-        self.conn.close()
+        if self.watch is None:
+            self.conn.close()
+        else:
+            self.watch.close(self.conn.close)
         os.close(self.log_fd)
         zygote.forget(self.pid)
 
