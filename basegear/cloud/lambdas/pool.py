@@ -76,7 +76,7 @@ class Worker:
     _poller: select.poll = field(default_factory=select.poll)
 
     def __post_init__(self) -> None:
-        # One poll object per worker: Connection.poll builds a selector on every call.
+        # One poll object per worker, registered once, for the threads that wait on it.
         self._poller.register(self.conn.fileno(), select.POLLIN)
 
     def alive_and_idle(self) -> bool:

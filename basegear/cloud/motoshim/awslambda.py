@@ -492,17 +492,21 @@ class CloudWatchLogsSink:
     """A ``LogSink`` writing to moto's CloudWatch Logs: group ``/aws/lambda/<name>``, one
     stream per execution environment, created on first use (Lambda developer guide, "Sending
     Lambda function logs to CloudWatch Logs"). moto's log backends are not thread-safe: wrap
-    this in ``telemetry.BackgroundSink`` so one thread writes."""
+    this in ``telemetry.BackgroundSink`` so one thread writes.
+
+    The events go straight to the log stream, not through PutLogEvents, which refuses events
+    more than 2 hours ahead of real time or 14 days behind it (CloudWatch Logs API reference):
+    they carry the local cloud's clock, which ``gear clock advance`` moves ahead of real time."""
 
     def write(self, batch: LogBatch) -> None:
         backend = logs_backends[batch.account][batch.region]
         backend.ensure_log_group(batch.group)
         backend.ensure_log_stream(batch.group, batch.stream)
-        # PutLogEvents takes the events of one call in chronological order (CloudWatch Logs
-        # API reference); a clock set back between two invocations must not fail the batch.
+        # Events are stored in chronological order, as PutLogEvents takes them; a clock set
+        # back between two invocations must not reorder a stream.
         ordered = sorted(batch.events, key=lambda event: event.timestamp)
         events = [{"timestamp": e.timestamp, "message": e.message} for e in ordered]
-        backend.put_log_events(batch.group, batch.stream, events)
+        backend.groups[batch.group].put_log_events(batch.stream, events)
 
 
 class CloudWatchMetricSink:

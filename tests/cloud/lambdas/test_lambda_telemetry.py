@@ -175,3 +175,20 @@ def test_writes_after_close_are_delivered_directly() -> None:
     data: Sequence[MetricDatum] = [MetricDatum("Errors", 1.0, "Count", (), 5.0)]
     sink.put("AWS/Lambda", data, account=ACCOUNT, region=REGION)
     assert logs.messages() == ["still here"] and metrics.total("Errors") == 1
+
+
+def test_logs_are_kept_whatever_the_cloud_clock_says(moto_cloudwatch: None) -> None:
+    """The local cloud's clock may run hours ahead of real time (``gear clock advance``) or
+    start in the past: a function's log lines carry that clock's time, and are kept. (Through
+    the CloudWatch Logs API, AWS refuses events more than 2 hours ahead or 14 days old.)"""
+    sink = CloudWatchLogsSink()
+    now_ms = int(time.time() * 1000)
+    ahead, behind = now_ms + 3 * 3600 * 1000, now_ms - 20 * 24 * 3600 * 1000
+    sink.write(batch("clock", "START after advancing 3 h", at=ahead))
+    sink.write(batch("clock", "START 20 days back", at=behind))
+    logs: Any = boto3.client("logs", region_name=REGION)
+    events = logs.get_log_events(logGroupName="/aws/lambda/f", logStreamName="clock")["events"]
+    assert sorted((e["timestamp"], e["message"]) for e in events) == [
+        (behind, "START 20 days back"),
+        (ahead, "START after advancing 3 h"),
+    ]
