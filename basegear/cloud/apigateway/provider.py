@@ -56,7 +56,6 @@ from basegear.cloud.apigateway.stages import (
     Method,
     Stage,
     StageCache,
-    find_api,
     http_stage_names,
 )
 from basegear.cloud.apigateway.tokens import TokenIssuer
@@ -193,7 +192,7 @@ class ExecuteApiProvider:
             on_host = False
         else:
             return access.not_found()
-        found = find_api(request.account, request.region, api_id)
+        found = self.stages.api(request.account, request.region, api_id)
         if found is None:
             return AwsResponse(
                 404,

@@ -111,8 +111,22 @@ class StageCache:
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
         self._stages: dict[tuple[str, str, str, str], Stage | None] = {}
+        self._apis: dict[tuple[str, str, str], tuple[Kind, str] | None] = {}
         self._lock = threading.Lock()
         self._generation = 0
+
+    def api(self, account: str, region: str, api_id: str) -> tuple[Kind, str] | None:
+        """``find_api``, remembered until the next API Gateway write."""
+        key = (account, region, api_id)
+        apis = self._apis
+        if key in apis:
+            return apis[key]
+        generation = self._generation
+        found = find_api(account, region, api_id)
+        with self._lock:
+            if generation == self._generation:
+                self._apis[key] = found
+        return found
 
     def cached(
         self, account: str, region: str, api_id: str, stage: str
@@ -140,6 +154,7 @@ class StageCache:
         with self._lock:
             self._generation += 1
             self._stages = {}
+            self._apis = {}
 
 
 class ApiGatewayWrites:
