@@ -15,7 +15,8 @@ boto3 sends StartSyncExecution to the host ``sync-<endpoint host>`` (the operati
 ``hostPrefix``), which does not resolve for ``127.0.0.1``; local clients set
 ``inject_host_prefix=False`` in their botocore ``Config``.
 
-Every other Step Functions action goes on to moto.
+``GetExecutionHistory`` is answered in pages (``history.py``). Every other Step Functions
+action goes on to moto.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from basegear.cloud.error_responses import aws_error
+from basegear.cloud.moto_backend import MotoBackend
 from basegear.cloud.protocol import AwsRequest, AwsResponse
+from basegear.cloud.stepfunctions.history import paged_history
 
 EXPRESS = "EXPRESS"
 BILLED_MEMORY_MB = 64
@@ -41,9 +44,14 @@ class StepFunctionsProvider:
 
     service = "states"
 
+    def __init__(self) -> None:
+        self._moto = MotoBackend()
+
     def handle(self, request: AwsRequest) -> AwsResponse | None:
         if request.action == "StartSyncExecution":
             return self.start_sync_execution(request)
+        if request.action == "GetExecutionHistory":
+            return paged_history(request, self._moto.handle)
         return None
 
     def start_sync_execution(self, request: AwsRequest) -> AwsResponse:

@@ -94,7 +94,8 @@ def finished(sfn: Any, execution_arn: str) -> dict[str, Any]:
 
 
 def events(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    return list(sfn.get_execution_history(executionArn=execution_arn)["events"])
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
 
 
 def count(sfn: Any, execution_arn: str, event_type: str) -> int:
@@ -182,6 +183,49 @@ def test_the_history_records_each_step_in_order(
     scheduled = next(e for e in history if e["type"] == "LambdaFunctionScheduled")
     assert scheduled["lambdaFunctionScheduledEventDetails"]["resource"] == task
     assert json.loads(history[-1]["executionSucceededEventDetails"]["output"])["n"] == 1
+
+
+# Step Functions API reference, GetExecutionHistory: at most maxResults events a call (default
+# 100, at most 1,000), nextToken while more remain, reverseOrder, includeExecutionData.
+def test_the_history_comes_in_pages_of_100_by_default(cloud: CloudClients) -> None:
+    sfn = cloud.client("stepfunctions")
+    counting = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {
+                "Type": "Pass",
+                "Parameters": {"n.$": "States.MathAdd($.n, 1)"},
+                "Next": "Done?",
+            },
+            "Done?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericGreaterThanEquals": 60, "Next": "End"}],
+                "Default": "Count",
+            },
+            "End": {"Type": "Succeed"},
+        },
+    }
+    execution = sfn.start_execution(stateMachineArn=machine(cloud, counting), input='{"n": 0}')
+    arn = execution["executionArn"]
+    assert finished(sfn, arn)["status"] == "SUCCEEDED"
+
+    whole = sfn.get_execution_history(executionArn=arn, maxResults=1000)
+    assert len(whole["events"]) == 244 and "nextToken" not in whole
+    first = sfn.get_execution_history(executionArn=arn)
+    assert first["events"] == whole["events"][:100] and first["nextToken"]
+    assert events(sfn, arn) == whole["events"]
+    newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=3)
+    assert newest["events"] == whole["events"][-1:-4:-1]
+    bare = sfn.get_execution_history(executionArn=arn, includeExecutionData=False)["events"]
+    assert "input" not in bare[0]["executionStartedEventDetails"]
+    assert bare[0]["executionStartedEventDetails"]["roleArn"] == role(cloud)
+
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.get_execution_history(executionArn=arn, nextToken="not-a-token")
+    with pytest.raises(sfn.exceptions.InvalidToken):  # a token of the other order
+        sfn.get_execution_history(executionArn=arn, reverseOrder=True, nextToken=first["nextToken"])
+    with pytest.raises(sfn.exceptions.ClientError, match="ValidationException"):
+        sfn.get_execution_history(executionArn=arn, maxResults=1001)
 
 
 def test_an_execution_without_a_name_gets_a_uuid(cloud: CloudClients) -> None:
