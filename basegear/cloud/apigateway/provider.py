@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from basegear.cloud.apigateway import access
+from basegear.cloud.apigateway.cors import is_preflight, preflight, with_cors
 from basegear.cloud.apigateway.incoming import Incoming, context_variables
 from basegear.cloud.apigateway.integrations import (
     IntegrationError,
@@ -217,6 +218,8 @@ class ExecuteApiProvider:
             return access.missing_token() if target.kind == "REST" else access.not_found()
         found = stage.method_for(request.method, target.path)
         if found is None:
+            if stage.cors is not None and is_preflight(request.method, request.headers):
+                return preflight(stage.cors, request.headers)
             return access.missing_token() if stage.kind == "REST" else access.not_found()
         method, parameters = found
         incoming = Incoming(
@@ -280,7 +283,7 @@ class ExecuteApiProvider:
                 response = run_integration(method, prepared.incoming, inputs, stage.region)
             except (IntegrationError, TemplateError) as failure:
                 LOG.warning("%s of API %s: %s", method.route_key, stage.api_id, failure)
-                return _stamped(internal_error(), prepared.incoming)
+                return _stamped(internal_error(), prepared)
             except Exception as failure:  # a bug of ours: the client gets AWS's 500
                 LOG.warning(
                     "%s of API %s failed: %s",
@@ -289,8 +292,8 @@ class ExecuteApiProvider:
                     failure,
                     exc_info=True,
                 )
-                return _stamped(internal_error(), prepared.incoming)
-            return _stamped(response, prepared.incoming)
+                return _stamped(internal_error(), prepared)
+            return _stamped(response, prepared)
         return _unsupported(
             f"{method.route_key} of API {stage.api_id} has a {integration.type} integration, "
             "which the local cloud does not serve (AWS_PROXY, AWS and MOCK are served)"
@@ -338,9 +341,7 @@ class ExecuteApiProvider:
                 prepared.stage.api_id,
                 result.payload[:500].decode("utf-8", errors="replace"),
             )
-            return _stamped(
-                AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared.incoming
-            )
+            return _stamped(AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared)
         try:
             if version == "2.0":
                 response = response_v2(result.payload)
@@ -354,10 +355,8 @@ class ExecuteApiProvider:
                 prepared.stage.api_id,
                 malformed,
             )
-            return _stamped(
-                AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared.incoming
-            )
-        return _stamped(response, prepared.incoming)
+            return _stamped(AwsResponse(failed_status, failed, {"content-type": _JSON}), prepared)
+        return _stamped(response, prepared)
 
     def _invoke_failed(self, prepared: Prepared, failure: Exception) -> AwsResponse:
         LOG.warning(
@@ -367,7 +366,7 @@ class ExecuteApiProvider:
             failure,
         )
         body = INTERNAL_ERROR_V2 if prepared.stage.kind == "HTTP" else INTERNAL_ERROR_V1
-        return _stamped(AwsResponse(500, body, {"content-type": _JSON}), prepared.incoming)
+        return _stamped(AwsResponse(500, body, {"content-type": _JSON}), prepared)
 
 
 def function_of(
@@ -394,11 +393,14 @@ def _first_segment(path: str) -> tuple[str, str]:
     return first, "/" + rest if slash else "/"
 
 
-def _stamped(response: AwsResponse, incoming: Incoming) -> AwsResponse:
-    """The request IDs API Gateway returns with every answer."""
+def _stamped(response: AwsResponse, prepared: Prepared) -> AwsResponse:
+    """The integration's answer as API Gateway sends it: with the request IDs it returns with
+    every answer, and an HTTP API's CORS headers."""
+    incoming = prepared.incoming
     response.headers.setdefault("x-amzn-requestid", incoming.request_id)
     response.headers.setdefault("x-amz-apigw-id", incoming.extended_request_id)
-    return response
+    cors = prepared.stage.cors
+    return response if cors is None else with_cors(cors, incoming.headers, response)
 
 
 def _unsupported(message: str) -> AwsResponse:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from basegear.cloud.apigateway.cors import Cors, cors_of
 from basegear.cloud.apigateway.paths import Match, PathTable
 from basegear.cloud.protocol import AwsRequest
 
@@ -92,6 +93,7 @@ class Stage:
     default_route: Method | None = None  # HTTP APIs' $default route
     api_keys: Mapping[str, str] = field(default_factory=dict)  # usage plans' key value → ID
     binary_media_types: tuple[str, ...] = ()
+    cors: Cors | None = None  # HTTP APIs' CorsConfiguration
 
     def method_for(self, http_method: str, path: str) -> tuple[Method, dict[str, str]] | None:
         """The method (route) that serves ``http_method path`` and its path parameters."""
@@ -340,6 +342,7 @@ def load_http_stage(
     client = clients("apigatewayv2", region)
     try:
         stage = client.get_stage(ApiId=api_id, StageName=stage_name)
+        api = client.get_api(ApiId=api_id)
     except client.exceptions.NotFoundException:
         return None
     integrations = {
@@ -383,6 +386,7 @@ def load_http_stage(
         variables=dict(stage.get("StageVariables") or {}),
         routes=table,
         default_route=default_route,
+        cors=cors_of(api.get("CorsConfiguration")),
     )
 
 
