@@ -263,7 +263,7 @@ class Gateway:
             return  # the client went away
         method: str = scope["method"]
         try:
-            headers = _headers(scope["headers"])
+            headers, repeated = _headers(scope["headers"])
             raw_path = scope.get("raw_path")
             path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
             query_string = scope["query_string"].decode("latin-1")
@@ -271,6 +271,7 @@ class Gateway:
             if isinstance(parsed, AwsResponse):
                 response = parsed
             else:
+                parsed.repeated_headers = repeated
                 response = await self._recorded(parsed)
         except Exception as error:  # a bug of ours: answer it and keep serving
             LOG.exception("gateway failed on %s %s", method, scope.get("path"))
@@ -340,13 +341,23 @@ async def _read_body(receive: Receive) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+def _headers(
+    raw: Iterable[tuple[bytes, bytes]],
+) -> tuple[dict[str, str], dict[str, list[str]] | None]:
+    """Lower-case names to values, a repeated header's values joined with commas (RFC 9110
+    §5.3); and each repeated header's values apart, None when none repeats."""
     headers: dict[str, str] = {}
+    repeated: dict[str, list[str]] | None = None
     for name_bytes, value_bytes in raw:
         name = name_bytes.decode("latin-1").lower()
         value = value_bytes.decode("latin-1")
-        headers[name] = f"{headers[name]},{value}" if name in headers else value
-    return headers
+        if name in headers:
+            repeated = repeated or {}
+            repeated.setdefault(name, [headers[name]]).append(value)
+            headers[name] = f"{headers[name]},{value}"
+        else:
+            headers[name] = value
+    return headers, repeated
 
 
 async def _send_response(send: Send, response: AwsResponse, *, head: bool) -> None:

@@ -20,6 +20,9 @@ class AwsRequest:
     region: str
     account: str
     action: str | None = None  # X-Amz-Target's operation or the query protocol's Action, if any
+    # A header sent more than once is one comma-joined value in ``headers``; its values, in
+    # order, are here too (API Gateway's REST events list them apart).
+    repeated_headers: dict[str, list[str]] | None = None
 
 
 @dataclass

@@ -34,6 +34,7 @@ class Incoming:
     domain_name: str
     epoch: float  # the cloud's clock, seconds
     source_ip: str = "127.0.0.1"
+    repeated_headers: Mapping[str, list[str]] = field(default_factory=dict)  # lower-case names
     request_id: str = field(default_factory=ids.request_id)
     extended_request_id: str = field(default_factory=ids.extended_request_id)
 

@@ -235,6 +235,7 @@ class ExecuteApiProvider:
             account=request.account,
             domain_name=target.domain_name,
             epoch=self._clock(),
+            repeated_headers=request.repeated_headers or {},
         )
         key = access.api_key(method, stage, incoming)
         if isinstance(key, AwsResponse):

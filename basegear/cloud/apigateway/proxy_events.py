@@ -54,12 +54,12 @@ def _wildcard(pattern: str, content_type: str) -> bool:
     return pattern.endswith("/*") and content_type.startswith(pattern[:-1])
 
 
-def _multi_value_headers(headers: Mapping[str, str]) -> dict[str, list[str]]:
-    return {title_case(name): [value] for name, value in headers.items()}
-
-
 def _v1_headers(incoming: Incoming) -> dict[str, str]:
+    """``headers``: a header sent more than once has its last value ("Support for multi-value
+    headers and query string parameters"); ``multiValueHeaders`` has them all."""
     headers = {title_case(name): value for name, value in incoming.headers.items()}
+    for name, values in incoming.repeated_headers.items():
+        headers[title_case(name)] = values[-1]
     headers.setdefault("X-Forwarded-For", incoming.source_ip)
     headers.setdefault("X-Forwarded-Port", incoming.headers.get("host", "").rpartition(":")[2])
     headers.setdefault("X-Forwarded-Proto", "http")
@@ -124,7 +124,8 @@ def event_v1(
         "path": unquote(incoming.path),
         "httpMethod": incoming.method,
         "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "multiValueHeaders": {name: [value] for name, value in headers.items()}
+        | {title_case(name): list(values) for name, values in incoming.repeated_headers.items()},
         "queryStringParameters": {k: v[-1] for k, v in query.items()} if query else None,
         "multiValueQueryStringParameters": {k: list(v) for k, v in query.items()}
         if query

@@ -130,7 +130,8 @@ def send(port: int, host: str, request: dict[str, Any]) -> tuple[int, bytes]:
         )
         connection.putheader("Host", host)
         for name, value in (request.get("headers") or {}).items():
-            connection.putheader(name, value)
+            for each in value if isinstance(value, list) else [value]:  # a list: sent repeated
+                connection.putheader(name, each)
         if body:
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body or None)
