@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from basegear.cloud.gateway import moto_runs_inline
-from basegear.cloud.motoshim import core, dynamodb, inprocess, sns, stepfunctions
+from basegear.cloud.motoshim import apigateway, core, dynamodb, inprocess, sns, stepfunctions
 from basegear.cloud.protocol import AwsRequest
 from basegear.testing import CloudClients
 
-ALL_PATCHED = core.PATCHED + stepfunctions.PATCHED + sns.PATCHED
+ALL_PATCHED = core.PATCHED + stepfunctions.PATCHED + sns.PATCHED + apigateway.PATCHED
 
 
 @pytest.mark.parametrize(("module", "attribute"), ALL_PATCHED)

@@ -32,6 +32,10 @@ def forbidden() -> AwsResponse:
     return error(403, "Forbidden", "ForbiddenException")
 
 
+def unauthorized() -> AwsResponse:
+    return error(401, "Unauthorized", "UnauthorizedException")
+
+
 def missing_token() -> AwsResponse:
     """A path or method no resource serves (API Gateway's answer, for REST APIs)."""
     return error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
@@ -68,7 +72,7 @@ def claims(
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     if not token:
-        return error(401, "Unauthorized", "UnauthorizedException")
+        return unauthorized()
     # REST APIs check scopes only for access tokens (methods with authorizationScopes); HTTP
     # APIs check them for any route that lists some.
     try:
@@ -81,7 +85,7 @@ def claims(
     except TokenError as refused:
         if refused.expired and stage.kind == "REST":
             return error(401, "The incoming token has expired", "UnauthorizedException")
-        return error(401, "Unauthorized", "UnauthorizedException")
+        return unauthorized()
 
 
 def http_scopes(method: Method, verified: dict[str, Any]) -> AwsResponse | None:

@@ -92,8 +92,10 @@ def context_variables(
     resource_id: str,
     api_key: str | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``$context`` of a REST API mapping template."""
+    """The ``$context`` of a REST API mapping template; ``authorizer``: what a Lambda
+    authorizer returned (``$context.authorizer.principalId`` and its context's keys)."""
     identity: dict[str, Any] = {
         "sourceIp": incoming.source_ip,
         "userAgent": incoming.user_agent or "",
@@ -107,14 +109,14 @@ def context_variables(
         "cognitoAuthenticationType": "",
         "cognitoAuthenticationProvider": "",
     }
-    authorizer: dict[str, Any] = {}
+    authorized: dict[str, Any] = dict(authorizer or {})
     if claims is not None:
-        authorizer["claims"] = {key: claim_text(value) for key, value in claims.items()}
-        authorizer["principalId"] = ""
+        authorized["claims"] = {key: claim_text(value) for key, value in claims.items()}
+        authorized["principalId"] = ""
     return {
         "accountId": incoming.account,
         "apiId": incoming.api_id,
-        "authorizer": authorizer,
+        "authorizer": authorized,
         "awsEndpointRequestId": incoming.request_id,
         "domainName": incoming.domain_name,
         "domainPrefix": incoming.domain_prefix,

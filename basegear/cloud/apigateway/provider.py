@@ -42,6 +42,7 @@ from basegear.cloud.apigateway.integrations import (
     run_integration,
     template_inputs,
 )
+from basegear.cloud.apigateway.lambda_authorizers import LambdaAuthorizers, Principal
 from basegear.cloud.apigateway.proxy_events import (
     INTERNAL_ERROR_V1,
     INTERNAL_ERROR_V2,
@@ -95,6 +96,7 @@ class Prepared:
     incoming: Incoming
     api_key: tuple[str, str] | None
     claims: dict[str, Any] | None
+    principal: Principal | None = None  # what a Lambda authorizer let in
 
 
 class ExecuteApiProvider:
@@ -117,6 +119,7 @@ class ExecuteApiProvider:
         self._clock = clock
         self.stages = StageCache(clients)
         self.tokens = tokens or TokenIssuer(clock=clock)
+        self.authorizers = LambdaAuthorizers(self._invoke_authorizer, clock=clock)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="gear-execute-api")
         self.providers: tuple[Provider, ...] = (self, ApiGatewayWrites(self.stages))
 
@@ -138,6 +141,7 @@ class ExecuteApiProvider:
             "REST" if target.kind == "REST" else "HTTP",
         )
         prepared = self._prepare(request, target, stage)
+        assert prepared is not None  # not on the loop: a Lambda authorizer has run
         if isinstance(prepared, AwsResponse):
             return prepared
         return self._integrate(prepared)
@@ -154,7 +158,10 @@ class ExecuteApiProvider:
         if not read:
             answer: AwsResponse = await self._in_pool(self.handle, request)
             return answer
-        prepared = self._prepare(request, target, stage)
+        prepared = self._prepare(request, target, stage, on_loop=True)
+        if prepared is None:
+            answer = await self._in_pool(self.handle, request)
+            return answer
         if isinstance(prepared, AwsResponse):
             return prepared
         integration = prepared.method.integration
@@ -169,6 +176,12 @@ class ExecuteApiProvider:
         except (LambdaApiError, InvokeError, LookupError) as failure:
             return self._invoke_failed(prepared, failure)
         return self._proxy_answer(prepared, result, version)
+
+    def _invoke_authorizer(self, uri: str, event: bytes) -> InvokeResult:
+        account, region, name, qualifier = function_of(uri, {})
+        return self._plug.invoke(
+            self._plug.resolve(backend_for(account, region), name, qualifier), event
+        )
 
     def _in_pool(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -212,8 +225,10 @@ class ExecuteApiProvider:
         return Target(api_id, stage, rest, stage_path, region, hostname, kind)
 
     def _prepare(
-        self, request: AwsRequest, target: Target, stage: Stage | None
-    ) -> Prepared | AwsResponse:
+        self, request: AwsRequest, target: Target, stage: Stage | None, *, on_loop: bool = False
+    ) -> Prepared | AwsResponse | None:
+        """The request past its method request checks, or the answer that refuses it; None
+        ``on_loop`` when a Lambda authorizer must run first (on a thread)."""
         if stage is None:
             return access.missing_token() if target.kind == "REST" else access.not_found()
         found = stage.method_for(request.method, target.path)
@@ -247,13 +262,22 @@ class ExecuteApiProvider:
             refused = access.http_scopes(method, claims)
             if refused is not None:
                 return refused
-        if method.authorization_type not in ("NONE", "COGNITO_USER_POOLS", "JWT"):
+        served = ("NONE", "COGNITO_USER_POOLS", "JWT", "CUSTOM" if stage.kind == "REST" else "")
+        if method.authorization_type not in served:
             return _unsupported(
                 f"{method.route_key} of API {stage.api_id} uses {method.authorization_type} "
-                "authorization, which the local cloud does not serve (NONE, COGNITO_USER_POOLS "
-                "and JWT are served)"
+                "authorization, which the local cloud does not serve (NONE, COGNITO_USER_POOLS, "
+                "JWT, and Lambda authorizers of REST APIs are served)"
             )
-        return Prepared(stage, method, parameters, incoming, key, claims)
+        principal = None
+        if method.authorization_type == "CUSTOM" and method.authorizer is not None:
+            if on_loop:  # the authorizer's function runs first, on a thread
+                return None
+            let_in = self.authorizers.authorize(method, stage, incoming, parameters)
+            if isinstance(let_in, AwsResponse):
+                return let_in
+            principal = let_in
+        return Prepared(stage, method, parameters, incoming, key, claims, principal)
 
     # -- integrations ----------------------------------------------------------------------------
 
@@ -276,6 +300,7 @@ class ExecuteApiProvider:
                 resource_id=method.resource_id,
                 api_key=prepared.api_key[0] if prepared.api_key else None,
                 claims=prepared.claims,
+                authorizer=_authorizer_of(prepared),
             )
             inputs = template_inputs(
                 prepared.incoming, prepared.parameters, context, stage.variables
@@ -327,6 +352,7 @@ class ExecuteApiProvider:
                 binary_media_types=stage.binary_media_types,
                 api_key=prepared.api_key,
                 claims=prepared.claims,
+                authorizer=_authorizer_of(prepared),
             )
             if stage.kind == "HTTP":
                 event = {"version": "1.0", **event}
@@ -392,6 +418,11 @@ def _first_segment(path: str) -> tuple[str, str]:
     stripped = path.lstrip("/")
     first, slash, rest = stripped.partition("/")
     return first, "/" + rest if slash else "/"
+
+
+def _authorizer_of(prepared: Prepared) -> dict[str, Any] | None:
+    principal = prepared.principal
+    return None if principal is None else principal.as_authorizer()
 
 
 def _stamped(response: AwsResponse, prepared: Prepared) -> AwsResponse:

@@ -76,9 +76,11 @@ def event_v1(
     binary_media_types: tuple[str, ...] = (),
     api_key: tuple[str, str] | None = None,
     claims: Mapping[str, Any] | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The payload format 1.0 event. ``api_key`` is the (value, id) of the key a method that
-    requires one was called with; ``claims`` the verified token's claims."""
+    requires one was called with; ``claims`` the verified token's claims; ``authorizer`` what
+    a Lambda authorizer returned (``Principal.as_authorizer``)."""
     headers = _v1_headers(incoming)
     query = incoming.query
     body, encoded = body_field(incoming, binary_media_types)
@@ -119,6 +121,8 @@ def event_v1(
         context["authorizer"] = {
             "claims": {key: claim_text(value) for key, value in claims.items()}
         }
+    if authorizer is not None:
+        context["authorizer"] = dict(authorizer)
     return {
         "resource": resource_path,
         "path": unquote(incoming.path),

@@ -56,14 +56,19 @@ class Integration:
 
 @dataclass(frozen=True)
 class Authorizer:
-    """A JWT check: COGNITO_USER_POOLS (REST APIs) or JWT (HTTP APIs)."""
+    """A JWT check — COGNITO_USER_POOLS (REST APIs) or JWT (HTTP APIs) — or a REST API's Lambda
+    authorizer, TOKEN or REQUEST (``lambda_authorizers``)."""
 
     id: str
     name: str
     type: str
     header: str  # lower-case name of the header that carries the token
-    issuers: tuple[str, ...]
-    audiences: tuple[str, ...]  # empty: not checked (a user pool's app clients are not read)
+    issuers: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()  # empty: not checked (a user pool's app clients are not read)
+    function_uri: str = ""  # Lambda authorizers: the authorizerUri
+    identity_sources: tuple[str, ...] = ()  # method.request.header.X, …
+    validation_expression: str | None = None  # TOKEN: the token must match it
+    ttl: int | None = None  # seconds an answer is cached; None: the default
 
 
 @dataclass(frozen=True)
@@ -298,13 +303,18 @@ def _rest_authorizer(item: Mapping[str, Any]) -> Authorizer:
         if len(parts) >= 6 and parts[5].startswith("userpool/"):
             pool = parts[5].removeprefix("userpool/")
             issuers.append(f"https://cognito-idp.{parts[3]}.amazonaws.com/{pool}")
+    source = item.get("identitySource") or "method.request.header.Authorization"
+    ttl = item.get("authorizerResultTtlInSeconds")
     return Authorizer(
         id=item["id"],
         name=item.get("name", ""),
         type=item.get("type", ""),
-        header=_header_of(item.get("identitySource") or "method.request.header.Authorization"),
+        header=_header_of(source),
         issuers=tuple(issuers),
-        audiences=(),
+        function_uri=item.get("authorizerUri") or "",
+        identity_sources=tuple(part.strip() for part in source.split(",") if part.strip()),
+        validation_expression=item.get("identityValidationExpression") or None,
+        ttl=None if ttl is None else int(ttl),
     )
 
 

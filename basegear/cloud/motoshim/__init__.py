@@ -16,14 +16,15 @@ _lock = threading.Lock()
 
 def install() -> None:
     """Apply the patches the gateway relies on (request-path speed, Step Functions execution,
-    no outbound calls, bucket policy conditions)."""
+    no outbound calls, bucket policy conditions, API Gateway authorizers)."""
     global _installed
     with _lock:
         if _installed:
             return
-        from basegear.cloud.motoshim import core, s3, sns, stepfunctions
+        from basegear.cloud.motoshim import apigateway, core, s3, sns, stepfunctions
 
         core.install()
+        apigateway.install()
         stepfunctions.install()
         sns.install()
         s3.install()
