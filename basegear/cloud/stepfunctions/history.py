@@ -60,7 +60,8 @@ def paged_history(
     body: dict[str, Any] = {"events": page}
     if start + size < len(events):
         body["nextToken"] = _token(arn, bool(params.get("reverseOrder")), start + size)
-    return AwsResponse(200, json.dumps(body).encode(), dict(answer.headers))
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
+    return AwsResponse(200, json.dumps(body).encode(), headers)
 
 
 def _token(arn: str, reverse: bool, start: int) -> str:
