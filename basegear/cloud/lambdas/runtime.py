@@ -261,7 +261,7 @@ class LambdaRuntime:
         try:
             try:
                 ran = await self._execute_on_loop(
-                    pool, worker, spec, payload, qualifier, client_context, run
+                    worker, spec, payload, qualifier, client_context, run
                 )
             except BaseException:  # cancelled, or a bug: the handler may still be running
                 worker.kill()
@@ -330,7 +330,7 @@ class LambdaRuntime:
                     raise
                 run = Run(request_id)
                 try:
-                    ran = self._execute(pool, worker, spec, payload, qualifier, client_context, run)
+                    ran = self._execute(worker, spec, payload, qualifier, client_context, run)
                 finally:
                     pool.release(worker, reusable=run.reusable)
                 if ran:
@@ -432,7 +432,6 @@ class LambdaRuntime:
 
     def _execute(
         self,
-        pool: WorkerPool,
         worker: Worker,
         spec: FunctionSpec,
         payload: bytes,
@@ -441,7 +440,7 @@ class LambdaRuntime:
         run: Run,
     ) -> bool:
         """False, having run nothing, when the worker's code is stale."""
-        if not worker.ready and not self._init(pool, worker, spec, run):
+        if not worker.ready and not self._init(worker, spec, run):
             return True
         call = execution.invocation(spec, payload, qualifier, client_context, run)
         answer: execution.Message
@@ -460,7 +459,6 @@ class LambdaRuntime:
 
     async def _execute_on_loop(
         self,
-        pool: WorkerPool,
         worker: Worker,
         spec: FunctionSpec,
         payload: bytes,
@@ -492,7 +490,7 @@ class LambdaRuntime:
         thread must act first (no pool yet, settings or code changed, every worker busy)."""
         with self._lock:
             pool = None if self._zygote is None else self._pools.get(_key(spec))
-        if pool is None or (pool.spec is not spec and pool.spec != spec):
+        if pool is None or pool.spec != spec:
             return None
         worker = pool.acquire_idle()
         return None if worker is None else (pool, worker)
@@ -501,7 +499,7 @@ class LambdaRuntime:
         assert self._zygote is not None
         return self._zygote.wait_exit(worker.pid, 2.0)
 
-    def _init(self, pool: WorkerPool, worker: Worker, spec: FunctionSpec, run: Run) -> bool:
+    def _init(self, worker: Worker, spec: FunctionSpec, run: Run) -> bool:
         """The init phase of a new environment: import the handler. False if it failed (the
         invocation then answers with the init error)."""
         run.lines.append(telemetry.init_start_line(spec.runtime))
