@@ -272,6 +272,7 @@ class Gateway:
                 response = parsed
             else:
                 parsed.repeated_headers = repeated
+                parsed.client_ip = _client_ip(scope)
                 response = await self._recorded(parsed)
         except Exception as error:  # a bug of ours: answer it and keep serving
             LOG.exception("gateway failed on %s %s", method, scope.get("path"))
@@ -339,6 +340,11 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _client_ip(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _headers(

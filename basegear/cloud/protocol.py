@@ -23,6 +23,7 @@ class AwsRequest:
     # A header sent more than once is one comma-joined value in ``headers``; its values, in
     # order, are here too (API Gateway's REST events list them apart).
     repeated_headers: dict[str, list[str]] | None = None
+    client_ip: str | None = None  # the address the request came from, when over HTTP
 
 
 @dataclass

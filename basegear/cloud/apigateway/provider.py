@@ -251,6 +251,7 @@ class ExecuteApiProvider:
             domain_name=target.domain_name,
             epoch=self._clock(),
             repeated_headers=request.repeated_headers or {},
+            source_ip=request.client_ip or "127.0.0.1",
         )
         key = access.api_key(method, stage, incoming)
         if isinstance(key, AwsResponse):

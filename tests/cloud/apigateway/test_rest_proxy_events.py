@@ -175,3 +175,22 @@ def test_proxy_event(local_cloud: CloudClients, echo_function: str, case_file: P
     assert status == 200, body
     names = {"api_id": api_id, "port": str(port), "region": REGION}
     assert masked(json.loads(body)) == substituted(case["expected"], names)
+
+
+def test_the_event_names_the_address_the_request_came_from(
+    local_cloud: CloudClients, echo_function: str
+) -> None:
+    """``requestContext.identity.sourceIp`` and ``X-Forwarded-For`` are the client's address
+    (any 127.x.x.x address reaches the loopback-bound cloud on Linux)."""
+    case = {"api": "rest", "resource": "/whoami", "method": "GET", "stage": "dev"}
+    api_id = rest_api(local_cloud, case, echo_function)
+    port = local_cloud.cloud.port
+    connection = http.client.HTTPConnection("127.0.0.1", port, source_address=("127.0.0.2", 0))
+    try:
+        host = f"{api_id}.execute-api.{REGION}.localhost:{port}"
+        connection.request("GET", "/dev/whoami", headers={"Host": host})
+        event = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.2"
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.2"
