@@ -108,11 +108,6 @@ class LambdaAuthorizers:
             return _forbidden("User is not authorized to access this resource")
         return answer.principal
 
-    def forget(self) -> None:
-        """Drop every cached answer (the APIs changed)."""
-        with self._lock:
-            self._cache.clear()
-
     def _cached(self, key: tuple[str, str, tuple[str, ...]]) -> _Answer | None:
         with self._lock:
             found = self._cache.get(key)

@@ -71,6 +71,9 @@ LOG = logging.getLogger(__name__)
 USER_REQUEST = "_user_request_"
 DEFAULT_STAGE = "$default"
 _JSON = "application/json"
+_JWT_CHECKS = frozenset({"NONE", "COGNITO_USER_POOLS", "JWT"})
+_SERVED_AUTHORIZATION = {"REST": _JWT_CHECKS | {"CUSTOM"}, "HTTP": _JWT_CHECKS}
+"""Authorization types served; CUSTOM: a REST API's Lambda authorizer (``lambda_authorizers``)."""
 
 
 @dataclass(slots=True)
@@ -263,8 +266,7 @@ class ExecuteApiProvider:
             refused = access.http_scopes(method, claims)
             if refused is not None:
                 return refused
-        served = ("NONE", "COGNITO_USER_POOLS", "JWT", "CUSTOM" if stage.kind == "REST" else "")
-        if method.authorization_type not in served:
+        if method.authorization_type not in _SERVED_AUTHORIZATION[stage.kind]:
             return _unsupported(
                 f"{method.route_key} of API {stage.api_id} uses {method.authorization_type} "
                 "authorization, which the local cloud does not serve (NONE, COGNITO_USER_POOLS, "
