@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -374,12 +375,18 @@ async def _send_response(send: Send, response: AwsResponse, *, head: bool) -> No
         if lower == "content-length":
             length = value
         elif lower != "date":  # uvicorn writes the Date header
-            headers.append((_header_value(lower), _header_value(value)))
+            headers.append((_header_name(lower), _header_value(value)))
     if not head or length is None:
         length = str(len(response.body))
     headers.append((b"content-length", length.encode("latin-1")))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else response.body})
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_name(name: str) -> bytes:
+    """(Remembered: responses repeat the same few names.)"""
+    return _header_value(name)
 
 
 def _header_value(value: str) -> bytes:

@@ -16,7 +16,7 @@ from basegear.cloud import ids
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-@dataclass
+@dataclass(slots=True)
 class Incoming:
     """``path`` is the resource part (after the stage), percent-encoded as sent;
     ``stage_path`` the whole path the client asked for (``/<stage>/…`` on an invoke host)."""
@@ -53,11 +53,7 @@ class Incoming:
     @property
     def request_time(self) -> str:
         """CLF format, ``04/Mar/2020:19:15:17 +0000``: ``$context.requestTime``."""
-        moment = time.gmtime(self.epoch)
-        return (
-            f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
-            f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000"
-        )
+        return _common_log_time(int(self.epoch))
 
     def raw_query_string(self) -> str:
         """The query string, re-encoded from its parsed form (the gateway keeps no raw copy)."""
@@ -75,6 +71,16 @@ class Incoming:
 
     def body_text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+@functools.lru_cache(maxsize=4)
+def _common_log_time(second: int) -> str:
+    """(Remembered: the requests of one second share it.)"""
+    moment = time.gmtime(second)
+    return (
+        f"{moment.tm_mday:02d}/{_MONTHS[moment.tm_mon - 1]}/{moment.tm_year}:"
+        f"{moment.tm_hour:02d}:{moment.tm_min:02d}:{moment.tm_sec:02d} +0000"
+    )
 
 
 @functools.lru_cache(maxsize=1024)

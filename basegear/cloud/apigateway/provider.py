@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import time
@@ -334,7 +335,7 @@ class ExecuteApiProvider:
         integration = method.integration
         assert integration is not None
         account, region, name, qualifier = function_of(integration.uri, stage.variables)
-        function = self._plug.resolve(backend_for(account, region), name, qualifier)
+        function = self._plug.resolve_remembered(backend_for(account, region), name, qualifier)
         version = "1.0" if stage.kind == "REST" else integration.payload_format
         if version == "2.0":
             event = event_v2(
@@ -405,14 +406,21 @@ def function_of(
     """Account, region, name and qualifier of the function a Lambda integration URI names:
     ``arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations``
     or, for HTTP APIs, the function ARN itself; ``${stageVariables.x}`` substituted."""
+    if "${stageVariables." in uri:
+        for name, value in stage_variables.items():
+            uri = uri.replace(f"${{stageVariables.{name}}}", value)
+    return _function_of(uri)
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_of(uri: str) -> tuple[str, str, str, str | None]:
+    """``function_of`` a URI without stage variables (remembered: every request to a method
+    asks about the same URI)."""
     from basegear.cloud.events.invoker import split_function_arn
 
     arn = uri
     if "/functions/" in uri:
         arn = uri.split("/functions/", 1)[1].removesuffix("/invocations")
-    if "${stageVariables." in arn:
-        for name, value in stage_variables.items():
-            arn = arn.replace(f"${{stageVariables.{name}}}", value)
     return split_function_arn(arn)
 
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
+
 from basegear.cloud.apigateway.incoming import Incoming, claim_text, title_case
 from basegear.cloud.protocol import AwsResponse
 
@@ -224,7 +226,7 @@ def _v2_body(incoming: Incoming) -> tuple[str | None, bool]:
 def response_v1(payload: bytes) -> AwsResponse:
     """The HTTP response for a payload format 1.0 answer; raises :class:`MalformedResponseError`."""
     try:
-        answer = json.loads(payload) if payload else None
+        answer = _parsed(payload) if payload else None
     except ValueError as exc:
         raise MalformedResponseError("the answer is not JSON") from exc
     if not isinstance(answer, dict):
@@ -240,7 +242,7 @@ def response_v2(payload: bytes) -> AwsResponse:
     is a response; anything else valid JSON is the body of a 200 ``application/json``
     response."""
     try:
-        answer = json.loads(payload) if payload else None
+        answer = _parsed(payload) if payload else None
     except ValueError as exc:
         raise MalformedResponseError("the answer is not JSON") from exc
     if not isinstance(answer, dict) or "statusCode" not in answer:
@@ -252,6 +254,16 @@ def response_v2(payload: bytes) -> AwsResponse:
             raise MalformedResponseError("cookies is not a list")
         response.headers["set-cookie"] = ", ".join(str(cookie) for cookie in cookies)
     return response
+
+
+def _parsed(payload: bytes) -> Any:
+    """The function's answer, parsed: by orjson, in a fraction of the time; by the standard
+    library when orjson refuses it (``NaN``, integers beyond 64 bits, lone surrogates), so that
+    the result is the one ``json.loads`` gives. Raises ValueError if it is not JSON."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
 
 
 def _proxy_response(answer: Mapping[str, Any], *, default_status: int | None) -> AwsResponse:

@@ -353,7 +353,7 @@ class LambdaRuntime:
             # Its worker was killed by close(), not by the handler: not the function's error.
             raise ShuttingDownError()
         self._report(spec, qualifier, worker.log_stream, run, running, total)
-        log = "".join(line + "\n" for line in run.lines)
+        log = "\n".join(run.lines) + "\n"
         return InvokeResult(200, run.payload, run.request_id, spec.version, run.function_error, log)
 
     # -- concurrency -------------------------------------------------------------------------
@@ -445,7 +445,7 @@ class LambdaRuntime:
         call = execution.invocation(spec, payload, qualifier, client_context, run)
         answer: execution.Message
         try:
-            worker.conn.send(("invoke", call))
+            worker.conn.send(("invoke", tuple(call)))
             answer = worker.receive(execution.remaining(spec, run))
         except (EOFError, OSError):
             answer = ()
@@ -470,7 +470,7 @@ class LambdaRuntime:
         call = execution.invocation(spec, payload, qualifier, client_context, run)
         answer: execution.Message
         try:
-            worker.conn.send(("invoke", call))
+            worker.conn.send(("invoke", tuple(call)))
             answer = await execution.reply(worker, execution.remaining(spec, run))
         except (EOFError, OSError):
             answer = ()
@@ -490,7 +490,7 @@ class LambdaRuntime:
         thread must act first (no pool yet, settings or code changed, every worker busy)."""
         with self._lock:
             pool = None if self._zygote is None else self._pools.get(_key(spec))
-        if pool is None or pool.spec != spec:
+        if pool is None or (pool.spec is not spec and pool.spec != spec):
             return None
         worker = pool.acquire_idle()
         return None if worker is None else (pool, worker)
@@ -556,7 +556,7 @@ class LambdaRuntime:
         run.lines.append(report)
         if self._log_sink is not None:
             stamp = int(now * 1000)
-            events = tuple(telemetry.LogEvent(stamp, line) for line in run.lines)
+            events = tuple([telemetry.LogEvent(stamp, line) for line in run.lines])
             try:
                 batch = telemetry.LogBatch(
                     spec.log_group, stream, events, account=spec.account, region=spec.region
@@ -564,16 +564,23 @@ class LambdaRuntime:
                 self._log_sink.write(batch)
             except Exception:
                 LOG.exception("the log sink failed")
-        data = telemetry.invocation_metrics(
+        if self._metric_sink is None:
+            return
+        names, values = telemetry.invocation_metrics(
             spec.name,
             qualifier,
             spec.version,
             duration_ms=run.duration_ms,
             error=run.function_error is not None,
-            now=now,
+            running=running,
+            total=total,
         )
-        data += telemetry.concurrency_metrics(spec.name, running, total, now)
-        self._emit(spec, data)
+        try:
+            self._metric_sink.put_values(
+                telemetry.NAMESPACE, names, values, now, account=spec.account, region=spec.region
+            )
+        except Exception:
+            LOG.exception("the metric sink failed")
 
     def _emit(self, spec: FunctionSpec, data: list[telemetry.MetricDatum]) -> None:
         if self._metric_sink is None:

@@ -67,10 +67,31 @@ class MetricDatum:
         return self.count != 1 or self.minimum is not None
 
 
+Dimensions = tuple[tuple[str, str], ...]
+MetricName = tuple[str, str, Dimensions]  # (metric name, unit, dimensions)
+
+
 class MetricSink(Protocol):
     def put(
         self, namespace: str, data: Sequence[MetricDatum], *, account: str, region: str
     ) -> None: ...
+
+    def put_values(
+        self,
+        namespace: str,
+        names: Sequence[MetricName],
+        values: Sequence[float],
+        timestamp: float,
+        *,
+        account: str,
+        region: str,
+    ) -> None:
+        """One value of each metric, all at ``timestamp`` (what an invocation reports)."""
+        data = [
+            MetricDatum(name, value, unit, dimensions, timestamp)
+            for (name, unit, dimensions), value in zip(names, values, strict=True)
+        ]
+        self.put(namespace, data, account=account, region=region)
 
 
 class MemoryLogSink:
@@ -94,7 +115,7 @@ class MemoryLogSink:
             ]
 
 
-class MemoryMetricSink:
+class MemoryMetricSink(MetricSink):
     def __init__(self) -> None:
         self.data: list[MetricDatum] = []
         self._lock = threading.Lock()
@@ -110,12 +131,13 @@ class MemoryMetricSink:
             return sum(d.value for d in self.data if d.name == name and d.dimensions == dimensions)
 
 
-# Statistic sets being gathered, by account, region, namespace, metric name, unit, dimensions
-# and whole second; each value is [count, sum, minimum, maximum].
-_MetricKey = tuple[str, str, str, str, str, tuple[tuple[str, str], ...], int]
+# Statistic sets being gathered: by account, region, namespace and whole second, then by metric
+# name, unit and dimensions; each value is [count, sum, minimum, maximum].
+_Bucket = tuple[str, str, str, int]
+_Stats = dict[_Bucket, dict[MetricName, list[float]]]
 
 
-class BackgroundSink:
+class BackgroundSink(MetricSink):
     """A log sink and a metric sink for the invoking threads: a call appends to a buffer, and
     one daemon thread delivers the buffers in batches to the real sinks (CloudWatch through
     moto, whose backends are not thread-safe: one thread writes).
@@ -160,7 +182,7 @@ class BackgroundSink:
         self._log_queue: list[LogBatch] = []
         self._log_bytes = 0
         self._logs_since = 0.0  # when the oldest queued batch arrived (monotonic seconds)
-        self._stats: dict[_MetricKey, list[float]] = {}
+        self._stats: _Stats = {}
         self._stats_since = 0.0
         self._accepted = 0  # calls queued so far
         self._delivered = 0  # how many of them have been delivered
@@ -178,7 +200,7 @@ class BackgroundSink:
         size = sum(len(event.message) for event in batch.events) + _BATCH_OVERHEAD
         # The writer itself may get here: a log subscription filter can run a function from
         # inside a delivery. It must not wait for itself.
-        writer = threading.current_thread() is self._thread
+        writer = threading.get_ident() == self._thread.ident
         with self._lock:
             while (
                 self._log_queue
@@ -207,22 +229,11 @@ class BackgroundSink:
             return
         with self._lock:
             if not self._closed:
-                if not self._stats:
-                    self._stats_since = time.monotonic()
-                    self._work.notify()
-                stats = self._stats
                 for datum in data:
-                    key = (
-                        account,
-                        region,
-                        namespace,
-                        datum.name,
-                        datum.unit,
-                        datum.dimensions,
-                        int(datum.timestamp),
-                    )
+                    stats = self._bucket(account, region, namespace, datum.timestamp)
                     low = datum.value if datum.minimum is None else datum.minimum
                     high = datum.value if datum.maximum is None else datum.maximum
+                    key = (datum.name, datum.unit, datum.dimensions)
                     entry = stats.get(key)
                     if entry is None:
                         stats[key] = [datum.count, datum.value, low, high]
@@ -234,6 +245,52 @@ class BackgroundSink:
                 self._accepted += 1
                 return
         self._metrics.put(namespace, data, account=account, region=region)
+
+    def put_values(
+        self,
+        namespace: str,
+        names: Sequence[MetricName],
+        values: Sequence[float],
+        timestamp: float,
+        *,
+        account: str,
+        region: str,
+    ) -> None:
+        """``put`` without a record per value: every invocation reports this way."""
+        if self._metrics is None:
+            return
+        with self._lock:
+            if not self._closed:
+                stats = self._bucket(account, region, namespace, timestamp)
+                for name, value in zip(names, values, strict=True):
+                    entry = stats.get(name)
+                    if entry is None:
+                        stats[name] = [1, value, value, value]
+                    else:
+                        entry[0] += 1
+                        entry[1] += value
+                        if value < entry[2]:
+                            entry[2] = value
+                        elif value > entry[3]:
+                            entry[3] = value
+                self._accepted += 1
+                return
+        self._metrics.put_values(
+            namespace, names, values, timestamp, account=account, region=region
+        )
+
+    def _bucket(
+        self, account: str, region: str, namespace: str, timestamp: float
+    ) -> dict[MetricName, list[float]]:
+        """(Under the lock) the statistic sets of one second, the writer woken for the first."""
+        if not self._stats:
+            self._stats_since = time.monotonic()
+            self._work.notify()
+        key = (account, region, namespace, int(timestamp))
+        stats = self._stats.get(key)
+        if stats is None:
+            stats = self._stats[key] = {}
+        return stats
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Deliver everything queued so far, now; True once it is written, False if
@@ -280,7 +337,7 @@ class BackgroundSink:
 
     def _wait_for_work(
         self,
-    ) -> tuple[list[LogBatch], dict[_MetricKey, list[float]], int | None] | None:
+    ) -> tuple[list[LogBatch], _Stats, int | None] | None:
         """Under the lock: what is due for delivery, waiting until something is, and how many
         calls are delivered with it when it empties both buffers. None once closed and empty."""
         while True:
@@ -292,7 +349,7 @@ class BackgroundSink:
             take_stats = bool(self._stats) and (hurry or now >= stats_at)
             if take_logs or take_stats:
                 logs: list[LogBatch] = []
-                stats: dict[_MetricKey, list[float]] = {}
+                stats: _Stats = {}
                 if take_logs:
                     logs, self._log_queue, self._log_bytes = self._log_queue, [], 0
                     self._progress.notify_all()  # room for waiting writers
@@ -317,18 +374,20 @@ class BackgroundSink:
                 self._logs.write(LogBatch(group, stream, chunk, account=account, region=region))
                 time.sleep(0)  # let the invoking threads have the GIL between writes
 
-    def _deliver_metrics(self, stats: dict[_MetricKey, list[float]]) -> None:
+    def _deliver_metrics(self, stats: _Stats) -> None:
         assert self._metrics is not None
         calls: dict[tuple[str, str, str], list[MetricDatum]] = {}
-        for key, (count, total, low, high) in stats.items():
-            account, region, namespace, name, unit, dimensions, second = key
-            if count == 1:
-                datum = MetricDatum(name, total, unit, dimensions, float(second))
-            else:
-                datum = MetricDatum(
-                    name, total, unit, dimensions, float(second), int(count), low, high
-                )
-            calls.setdefault((account, region, namespace), []).append(datum)
+        for (account, region, namespace, second), sets in stats.items():
+            data = calls.setdefault((account, region, namespace), [])
+            for (name, unit, dimensions), (count, total, low, high) in sets.items():
+                if count == 1:
+                    data.append(MetricDatum(name, total, unit, dimensions, float(second)))
+                else:
+                    data.append(
+                        MetricDatum(
+                            name, total, unit, dimensions, float(second), int(count), low, high
+                        )
+                    )
         for (account, region, namespace), data in calls.items():
             self._metrics.put(namespace, data, account=account, region=region)
 
@@ -386,7 +445,7 @@ def report_line(
 @functools.lru_cache(maxsize=4096)
 def dimension_sets(
     name: str, qualifier: str | None, executed_version: str
-) -> tuple[tuple[tuple[str, str], ...], ...]:
+) -> tuple[Dimensions, ...]:
     """Lambda publishes each metric per function, per qualified resource (version or alias),
     and per executed version behind an alias (Lambda developer guide, "Types of metrics for
     Lambda functions", dimensions FunctionName, Resource and ExecutedVersion)."""
@@ -406,16 +465,32 @@ def invocation_metrics(
     *,
     duration_ms: float,
     error: bool,
-    now: float,
-) -> list[MetricDatum]:
-    """Invocations and Errors are binary indicators (1 per invocation, Errors 0 on success);
-    Duration is in milliseconds."""
-    data = []
+    running: int,
+    total: int,
+) -> tuple[tuple[MetricName, ...], list[float]]:
+    """The metrics of one invocation and their values (``MetricSink.put_values``). Invocations
+    and Errors are binary indicators (1 per invocation, Errors 0 on success), Duration is in
+    milliseconds, each per dimension set; then ConcurrentExecutions per function and for the
+    account (no dimension)."""
+    names = _invocation_metric_names(name, qualifier, executed_version)
+    per_set = [1.0, 1.0 if error else 0.0, duration_ms]
+    return names, per_set * ((len(names) - 2) // 3) + [float(running), float(total)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _invocation_metric_names(
+    name: str, qualifier: str | None, executed_version: str
+) -> tuple[MetricName, ...]:
+    names: list[MetricName] = []
     for dims in dimension_sets(name, qualifier, executed_version):
-        data.append(MetricDatum("Invocations", 1.0, "Count", dims, now))
-        data.append(MetricDatum("Errors", 1.0 if error else 0.0, "Count", dims, now))
-        data.append(MetricDatum("Duration", duration_ms, "Milliseconds", dims, now))
-    return data
+        names += [
+            ("Invocations", "Count", dims),
+            ("Errors", "Count", dims),
+            ("Duration", "Milliseconds", dims),
+        ]
+    names.append(("ConcurrentExecutions", "Count", (("FunctionName", name),)))
+    names.append(("ConcurrentExecutions", "Count", ()))
+    return tuple(names)
 
 
 def throttle_metrics(name: str, qualifier: str | None, now: float) -> list[MetricDatum]:
@@ -423,13 +498,4 @@ def throttle_metrics(name: str, qualifier: str | None, now: float) -> list[Metri
     return [
         MetricDatum("Throttles", 1.0, "Count", dims, now)
         for dims in dimension_sets(name, qualifier, qualifier or "$LATEST")
-    ]
-
-
-def concurrency_metrics(name: str, running: int, total: int, now: float) -> list[MetricDatum]:
-    """ConcurrentExecutions per function and for the account (no dimension)."""
-    function = (("FunctionName", name),)
-    return [
-        MetricDatum("ConcurrentExecutions", float(running), "Count", function, now),
-        MetricDatum("ConcurrentExecutions", float(total), "Count", (), now),
     ]

@@ -31,10 +31,9 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import unquote
@@ -42,9 +41,7 @@ from urllib.parse import unquote
 from moto.awslambda import models, responses
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.utils import get_backend
-from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.exceptions import JsonRESTError
-from moto.logs.models import logs_backends
 
 from basegear.cloud.lambdas.runtime import LambdaRuntime
 from basegear.cloud.lambdas.spec import (
@@ -54,7 +51,6 @@ from basegear.cloud.lambdas.spec import (
     InvokeError,
     InvokeResult,
 )
-from basegear.cloud.lambdas.telemetry import LogBatch, MetricDatum
 
 PATCHED = (
     ("moto.awslambda.models.LambdaBackend", "invoke"),
@@ -163,6 +159,12 @@ class MotoLambda:
         self._rng = rng or random.Random()
         self._unpacked: dict[str, Path] = {}
         self._lock = threading.Lock()
+        # What ``resolve_remembered`` and ``invoke_warm`` found, until the next Lambda API write
+        # (``forget``); each entry keeps the moto objects it was found from, and is used only
+        # while they are still the ones asked about.
+        self._generation = 0
+        self._remembered: dict[tuple[int, str, str | None], tuple[Any, Resolved]] = {}
+        self._warm_specs: dict[int, tuple[Any, Any, FunctionSpec]] = {}
         self._saved: dict[tuple[type, str], Any] = {}
 
     # -- installing --------------------------------------------------------------------------
@@ -228,14 +230,45 @@ class MotoLambda:
         invocation to an additional version with that version's weight, to the alias's own
         version otherwise (Lambda developer guide, "Implement Lambda canary deployments using
         a weighted alias")."""
+        return self._resolve(backend, function_name, qualifier)[0]
+
+    def resolve_remembered(
+        self, backend: Any, function_name: str, qualifier: str | None
+    ) -> Resolved:
+        """``resolve``, remembered until the next write to the Lambda API (``forget``): for a
+        caller that resolves the same function for every request, an API's integration. A
+        weighted alias is resolved again each time, since it draws a version."""
+        key = (id(backend), function_name, qualifier)
+        known = self._remembered.get(key)
+        if known is not None and known[0] is backend:
+            return known[1]
+        generation = self._generation
+        target, drawn = self._resolve(backend, function_name, qualifier)
+        if not drawn:
+            with self._lock:
+                if generation == self._generation:  # no write while it was looked up
+                    self._remembered[key] = (backend, target)
+        return target
+
+    def forget(self) -> None:
+        """Drop what was remembered: a function, version, alias or setting may have changed."""
+        with self._lock:
+            self._generation += 1
+            self._remembered = {}
+            self._warm_specs = {}
+
+    def _resolve(
+        self, backend: Any, function_name: str, qualifier: str | None
+    ) -> tuple[Resolved, bool]:
+        """The target, and whether a weighted alias drew its version."""
         name, named_qualifier = split_function_name(function_name)
         qualifier = qualifier or named_qualifier
         with moto_errors():
             latest = backend.get_function(name)
             if qualifier is None or qualifier == LATEST:
-                return Resolved(latest, latest, qualifier)
+                return Resolved(latest, latest, qualifier), False
             if qualifier.isdigit():
-                return Resolved(backend.get_function(name, qualifier), latest, qualifier)
+                return Resolved(backend.get_function(name, qualifier), latest, qualifier), False
             alias = backend.get_alias(qualifier, name)
             version = str(alias.function_version)
             weights = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
@@ -245,7 +278,7 @@ class MotoLambda:
                 if draw < 0:
                     version = str(extra)
                     break
-            return Resolved(backend.get_function(name, version), latest, qualifier)
+            return Resolved(backend.get_function(name, version), latest, qualifier), bool(weights)
 
     def invoke(
         self,
@@ -274,10 +307,21 @@ class MotoLambda:
     ) -> InvokeResult | None:
         """A RequestResponse ``invoke`` on the running event loop when the function's code is
         unpacked and a warm worker is idle (``LambdaRuntime.invoke_warm``); None otherwise,
-        having done nothing: then call ``invoke`` from a thread."""
-        spec = self.spec(target.function, target.latest, unpack=False)
-        if spec is None:
-            return None
+        having done nothing: then call ``invoke`` from a thread. The spec is remembered until
+        the next write to the Lambda API (``forget``)."""
+        function, latest = target.function, target.latest
+        known = self._warm_specs.get(id(function))
+        if known is not None and known[0] is function and known[1] is latest:
+            spec = known[2]
+        else:
+            generation = self._generation
+            found = self.spec(function, latest, unpack=False)
+            if found is None:
+                return None
+            spec = found
+            with self._lock:
+                if generation == self._generation:
+                    self._warm_specs[id(function)] = (function, latest, spec)
         return await self.runtime.invoke_warm(
             spec,
             payload,
@@ -486,55 +530,6 @@ def split_function_name(name: str) -> tuple[str, str | None]:
         return base, qualifier or None
     base, _, qualifier = name.partition(":")
     return base, qualifier or None
-
-
-class CloudWatchLogsSink:
-    """A ``LogSink`` writing to moto's CloudWatch Logs: group ``/aws/lambda/<name>``, one
-    stream per execution environment, created on first use (Lambda developer guide, "Sending
-    Lambda function logs to CloudWatch Logs"). moto's log backends are not thread-safe: wrap
-    this in ``telemetry.BackgroundSink`` so one thread writes.
-
-    The events go straight to the log stream, not through PutLogEvents, which refuses events
-    more than 2 hours ahead of real time or 14 days behind it (CloudWatch Logs API reference):
-    they carry the local cloud's clock, which ``gear clock advance`` moves ahead of real time."""
-
-    def write(self, batch: LogBatch) -> None:
-        backend = logs_backends[batch.account][batch.region]
-        backend.ensure_log_group(batch.group)
-        backend.ensure_log_stream(batch.group, batch.stream)
-        # Events are stored in chronological order, as PutLogEvents takes them; a clock set
-        # back between two invocations must not reorder a stream.
-        ordered = sorted(batch.events, key=lambda event: event.timestamp)
-        events = [{"timestamp": e.timestamp, "message": e.message} for e in ordered]
-        backend.groups[batch.group].put_log_events(batch.stream, events)
-
-
-class CloudWatchMetricSink:
-    """A ``MetricSink`` writing to moto's CloudWatch metrics (namespace ``AWS/Lambda``)."""
-
-    def put(
-        self, namespace: str, data: Sequence[MetricDatum], *, account: str, region: str
-    ) -> None:
-        metric_data = []
-        for datum in data:
-            member: dict[str, Any] = {
-                "MetricName": datum.name,
-                "Unit": datum.unit,
-                "Dimensions": [{"Name": name, "Value": value} for name, value in datum.dimensions],
-                # moto keeps naive UTC datetimes.
-                "Timestamp": datetime.fromtimestamp(datum.timestamp, UTC).replace(tzinfo=None),
-            }
-            if datum.is_statistic_set:
-                member["StatisticValues"] = {
-                    "SampleCount": float(datum.count),
-                    "Sum": datum.value,
-                    "Minimum": datum.value if datum.minimum is None else datum.minimum,
-                    "Maximum": datum.value if datum.maximum is None else datum.maximum,
-                }
-            else:
-                member["Value"] = datum.value
-            metric_data.append(member)
-        cloudwatch_backends[account][region].put_metric_data(namespace, metric_data)
 
 
 def backend_for(account: str, region: str) -> Any:

@@ -39,8 +39,6 @@ from basegear.cloud.lambdas.spec import (
 )
 from basegear.cloud.lambdas.telemetry import BackgroundSink
 from basegear.cloud.motoshim.awslambda import (
-    CloudWatchLogsSink,
-    CloudWatchMetricSink,
     LambdaApiError,
     MotoLambda,
     alias_configurations,
@@ -49,6 +47,7 @@ from basegear.cloud.motoshim.awslambda import (
     split_function_name,
     version_configurations,
 )
+from basegear.cloud.motoshim.cloudwatch_sinks import CloudWatchLogsSink, CloudWatchMetricSink
 from basegear.cloud.protocol import AwsRequest, AwsResponse
 
 PAGE_SIZE = 50
@@ -160,6 +159,7 @@ class LambdaApiProvider:
 
     def handle(self, request: AwsRequest) -> AwsResponse | None:
         match = _PATH.match(request.path)
+        self._note_write(request, match)
         if match is None:
             return None
         action = self._routes.get((request.method, match["what"]))
@@ -176,6 +176,7 @@ class LambdaApiProvider:
         """On the event loop: a RequestResponse Invoke with a warm worker idle runs here, the
         loop watching the worker's socket; every other action of ours goes to the pool."""
         match = _PATH.match(request.path)
+        self._note_write(request, match)
         if match is None or (request.method, match["what"]) not in self._routes:
             return None
         if request.method == "POST" and match["what"] == "invocations":
@@ -197,6 +198,14 @@ class LambdaApiProvider:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _note_write(self, request: AwsRequest, match: re.Match[str] | None) -> None:
+        """Any request but a read or an Invoke may change a function, a version, an alias or a
+        setting: what the plug remembers of them is dropped."""
+        if request.method not in ("GET", "HEAD") and not (
+            match is not None and match["what"] == "invocations"
+        ):
+            self._plug.forget()
 
     def invoke(self, request: AwsRequest, name: str) -> AwsResponse:
         """Invoke (Lambda API reference): 200 with the result or a function error, 202 for

@@ -26,7 +26,8 @@ from moto.awslambda.utils import get_backend
 from basegear.cloud.lambdas.runtime import LambdaRuntime
 from basegear.cloud.lambdas.telemetry import BackgroundSink, MemoryLogSink
 from basegear.cloud.motoshim import awslambda
-from basegear.cloud.motoshim.awslambda import CloudWatchLogsSink, CloudWatchMetricSink, MotoLambda
+from basegear.cloud.motoshim.awslambda import MotoLambda
+from basegear.cloud.motoshim.cloudwatch_sinks import CloudWatchLogsSink, CloudWatchMetricSink
 
 REGION = "eu-west-1"
 

@@ -4,6 +4,7 @@ bounded by making writers wait, and nothing lost by flush or close."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.logs.models import logs_backends
 
 from basegear.cloud.lambdas.telemetry import (
     BackgroundSink,
@@ -21,8 +23,9 @@ from basegear.cloud.lambdas.telemetry import (
     MemoryLogSink,
     MemoryMetricSink,
     MetricDatum,
+    invocation_metrics,
 )
-from basegear.cloud.motoshim.awslambda import CloudWatchLogsSink, CloudWatchMetricSink
+from basegear.cloud.motoshim.cloudwatch_sinks import CloudWatchLogsSink, CloudWatchMetricSink
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
@@ -127,6 +130,61 @@ def test_logs_of_one_stream_are_merged_in_order(moto_cloudwatch: None) -> None:
     sink.close()
     events = logs.get_log_events(logGroupName="/aws/lambda/f", logStreamName="one")["events"]
     assert events[-1]["message"] == "after the flush"
+
+
+def test_values_put_without_records_join_the_same_statistic_sets() -> None:
+    """``put_values`` (what each invocation reports) and ``put`` gather into one statistic set
+    per metric and second, with the minimum and maximum of what was put."""
+    memory = MemoryMetricSink()
+    sink = BackgroundSink(metrics=memory, metric_delay=30)
+    names, values = invocation_metrics(
+        "f", None, "$LATEST", duration_ms=4.0, error=False, running=1, total=1
+    )
+    sink.put_values("AWS/Lambda", names, values, 100.1, account=ACCOUNT, region=REGION)
+    names, values = invocation_metrics(
+        "f", None, "$LATEST", duration_ms=9.0, error=True, running=2, total=3
+    )
+    sink.put_values("AWS/Lambda", names, values, 100.7, account=ACCOUNT, region=REGION)
+    function = (("FunctionName", "f"),)
+    extra = [MetricDatum("Duration", 1.0, "Milliseconds", function, 100.5)]
+    sink.put("AWS/Lambda", extra, account=ACCOUNT, region=REGION)
+    sink.close()
+    found = {(d.name, d.dimensions): d for d in memory.data}
+    duration = found[("Duration", function)]
+    assert (duration.count, duration.value, duration.minimum, duration.maximum) == (3, 14.0, 1, 9)
+    assert found[("Errors", function)].value == 1 and found[("Invocations", function)].count == 2
+    assert found[("ConcurrentExecutions", ())].maximum == 3
+    assert {d.timestamp for d in memory.data} == {100.0}
+
+
+def test_stored_events_read_as_through_put_log_events(moto_cloudwatch: None) -> None:
+    """The sink stores light events in moto's streams: the read APIs see what PutLogEvents
+    would have stored, event IDs are unique across streams, and the events survive a pickled
+    snapshot of the backend."""
+    sink = CloudWatchLogsSink()
+    now_ms = int(time.time() * 1000)
+    sink.write(batch("one", "START", "END", at=now_ms))
+    sink.write(batch("two", "other", at=now_ms + 5))
+    logs: Any = boto3.client("logs", region_name=REGION)
+    logs.put_log_events(
+        logGroupName="/aws/lambda/f",
+        logStreamName="two",
+        logEvents=[{"timestamp": now_ms + 6, "message": "through the API"}],
+    )
+    found = logs.filter_log_events(logGroupName="/aws/lambda/f", interleaved=True)["events"]
+    assert [(e["logStreamName"], e["message"]) for e in found] == [
+        ("one", "START"),
+        ("one", "END"),
+        ("two", "other"),
+        ("two", "through the API"),
+    ]
+    assert len({e["eventId"] for e in found}) == 4
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/f")["logStreams"]
+    one = next(s for s in streams if s["logStreamName"] == "one")
+    assert (one["firstEventTimestamp"], one["lastEventTimestamp"]) == (now_ms, now_ms + 1)
+    assert one["storedBytes"] == len("START") + len("END")
+    stream = logs_backends[ACCOUNT][REGION].groups["/aws/lambda/f"].streams["one"]
+    assert pickle.loads(pickle.dumps(stream.events)) == stream.events
 
 
 def test_a_slow_sink_makes_writers_wait_and_loses_nothing() -> None:
