@@ -112,17 +112,6 @@ def _call_provider(provider: Provider, request: AwsRequest) -> AwsResponse | Non
         return _provider_failed(provider, request, error)
 
 
-async def _await_provider(
-    handle_async: Callable[[AwsRequest], Awaitable[AwsResponse | None]],
-    provider: Provider,
-    request: AwsRequest,
-) -> AwsResponse | None:
-    try:
-        return await handle_async(request)
-    except Exception as error:
-        return _provider_failed(provider, request, error)
-
-
 def _provider_failed(provider: Provider, request: AwsRequest, error: Exception) -> AwsResponse:
     LOG.error(
         "provider %r failed on %s.%s",
@@ -274,7 +263,12 @@ class Gateway:
             else:
                 parsed.repeated_headers = repeated
                 parsed.client_ip = _client_ip(scope)
-                response = await self._recorded(parsed)
+                recorder = self.router.recorder
+                recording = recorder.begin(parsed) if recorder is not None else None
+                if recording is None:
+                    response = await self._answer(parsed)
+                else:
+                    response = await self._recorded(parsed, recording)
         except Exception as error:  # a bug of ours: answer it and keep serving
             LOG.exception("gateway failed on %s %s", method, scope.get("path"))
             response = error_response(
@@ -282,11 +276,8 @@ class Gateway:
             )
         await _send_response(send, response, head=method == "HEAD")
 
-    async def _recorded(self, request: AwsRequest) -> AwsResponse:
-        recorder = self.router.recorder
-        recording = recorder.begin(request) if recorder is not None else None
-        if recording is None:
-            return await self._answer(request)
+    async def _recorded(self, request: AwsRequest, recording: Recording) -> AwsResponse:
+        """The answer to a request that writes: returned once it is durable."""
         try:
             response = await self._answer(request)
         except BaseException:
@@ -302,8 +293,12 @@ class Gateway:
     async def _answer(self, request: AwsRequest) -> AwsResponse:
         for provider in self.router.providers_for(request.service):
             handle_async = getattr(provider, "handle_async", None)
+            answer: AwsResponse | None
             if handle_async is not None:
-                answer = await _await_provider(handle_async, provider, request)
+                try:
+                    answer = await handle_async(request)
+                except Exception as error:
+                    answer = _provider_failed(provider, request, error)
             elif getattr(provider, "blocking", True):
                 answer = await self._in_pool(_call_provider, provider, request)
             else:

@@ -68,6 +68,13 @@ def _v1_headers(incoming: Incoming) -> dict[str, str]:
     return headers
 
 
+def _v1_multi_value_headers(incoming: Incoming, headers: dict[str, str]) -> dict[str, list[str]]:
+    multi = {name: [value] for name, value in headers.items()}
+    for name, values in incoming.repeated_headers.items():
+        multi[title_case(name)] = list(values)
+    return multi
+
+
 def event_v1(
     incoming: Incoming,
     *,
@@ -130,8 +137,7 @@ def event_v1(
         "path": unquote(incoming.path),
         "httpMethod": incoming.method,
         "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()}
-        | {title_case(name): list(values) for name, values in incoming.repeated_headers.items()},
+        "multiValueHeaders": _v1_multi_value_headers(incoming, headers),
         "queryStringParameters": {k: v[-1] for k, v in query.items()} if query else None,
         "multiValueQueryStringParameters": {k: list(v) for k, v in query.items()}
         if query

@@ -11,7 +11,9 @@ import json
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from basegear.cloud.lambdas import telemetry
 from basegear.cloud.lambdas.loop_watch import LoopWatch
@@ -98,14 +100,14 @@ def finish(worker: Worker, run: Run) -> None:
     run.lines.append(telemetry.end_line(run.request_id))
 
 
-async def reply(worker: Worker, timeout: float) -> Message:
-    """The worker's next message, waited for on the running event loop, which watches the
+def reply(worker: Worker, timeout: float) -> Coroutine[Any, Any, Message]:
+    """The worker's next message, to await on the running event loop, which watches the
     worker's socket (``loop_watch``): no thread waits for it."""
     loop = asyncio.get_running_loop()
     watch = worker.watch
     if watch is None or watch.loop is not loop:
         watch = worker.watch = LoopWatch(loop, worker.conn)
-    return await watch.next_message(timeout)
+    return watch.next_message(timeout)
 
 
 def timed_out(worker: Worker, spec: FunctionSpec, run: Run, now: float) -> None:

@@ -428,18 +428,16 @@ def report_line(
 ) -> str:
     """The REPORT line; billed duration is rounded up to the next millisecond (Lambda pricing
     since December 2020); Init Duration appears on a cold start only."""
-    parts = [
-        f"REPORT RequestId: {request_id}",
-        f"Duration: {duration_ms:.2f} ms",
-        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms",
-        f"Memory Size: {memory_size} MB",
-        f"Max Memory Used: {max_memory_mb} MB",
-    ]
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\tMemory Size: {memory_size} MB\t"
+        f"Max Memory Used: {max_memory_mb} MB\t"
+    )
     if init_ms is not None:
-        parts.append(f"Init Duration: {init_ms:.2f} ms")
+        line += f"Init Duration: {init_ms:.2f} ms\t"
     if status is not None:
-        parts.append(f"Status: {status}")
-    return "\t".join(parts) + "\t"
+        line += f"Status: {status}\t"
+    return line
 
 
 @functools.lru_cache(maxsize=4096)
