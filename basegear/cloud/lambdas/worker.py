@@ -233,6 +233,10 @@ def _encode_default(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# ``json.dumps(result, default=_encode_default)``, without making an encoder for every call.
+_RESULT_ENCODER = json.JSONEncoder(default=_encode_default)
+
+
 def _invoke(handler: Handler, call: Invocation) -> tuple[bool, bytes]:
     _REQUEST.request_id = call.request_id
     try:
@@ -241,7 +245,7 @@ def _invoke(handler: Handler, call: Invocation) -> tuple[bool, bytes]:
     except Exception as exc:
         return False, json.dumps(_user_error(exc, call.request_id)).encode()
     try:
-        body = json.dumps(result, default=_encode_default).encode()
+        body = _RESULT_ENCODER.encode(result).encode()
     except (TypeError, ValueError) as exc:
         error = _error(f"Unable to marshal response: {exc}", "Runtime.MarshalError", "", [])
         error["requestId"] = call.request_id
