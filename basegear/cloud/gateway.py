@@ -366,11 +366,11 @@ async def _send_response(send: Send, response: AwsResponse, *, head: bool) -> No
     headers: list[tuple[bytes, bytes]] = []
     length: str | None = None
     for name, value in response.headers.items():
-        lower = name.lower()
-        if lower == "content-length":
+        encoded = _header_name(name)
+        if encoded == b"content-length":
             length = value
-        elif lower != "date":  # uvicorn writes the Date header
-            headers.append((_header_name(lower), _header_value(value)))
+        elif encoded != b"date":  # uvicorn writes the Date header
+            headers.append((encoded, _header_value(value)))
     if not head or length is None:
         length = str(len(response.body))
     headers.append((b"content-length", length.encode("latin-1")))
@@ -380,8 +380,8 @@ async def _send_response(send: Send, response: AwsResponse, *, head: bool) -> No
 
 @functools.lru_cache(maxsize=1024)
 def _header_name(name: str) -> bytes:
-    """(Remembered: responses repeat the same few names.)"""
-    return _header_value(name)
+    """The lower-case name, as bytes (remembered: responses repeat the same few names)."""
+    return _header_value(name.lower())
 
 
 def _header_value(value: str) -> bytes:

@@ -384,6 +384,8 @@ class LocalCloud:
     def _prepare(self) -> Any:
         import uvicorn
 
+        from basegear.cloud.http_protocol import JoinedWritesProtocol
+
         silence_moto_logging()
         if self.state_dir is not None and self.state is None:
             from basegear.cloud.state import open_state
@@ -404,7 +406,7 @@ class LocalCloud:
         app = Gateway(self.router, executor=self._executor)
         config = uvicorn.Config(
             app,
-            http="httptools",
+            http=JoinedWritesProtocol,
             loop="uvloop",
             lifespan="off",
             workers=1,
