@@ -130,6 +130,28 @@ def test_a_timeout_on_the_loop_kills_the_worker(
     assert wait_gone(pid) and tracked.runtime.worker_pids(slow) == []
 
 
+def test_each_invocation_times_out_at_its_own_deadline(
+    tracked: Tracked, code: Path, unique_name: str
+) -> None:
+    """One timer serves a worker's invocations on the loop: set by a quick invocation, it fires
+    before the deadline of the next one, which must still get its whole timeout."""
+    spec = spec_for(code, unique_name, "nap", timeout=0.5)
+    warm(tracked, spec, {"sleep": 0})
+
+    async def quick_then_slow() -> tuple[float, Any]:
+        quick = await tracked.runtime.invoke_warm(spec, b'{"sleep": 0}')
+        assert quick is not None and quick.function_error is None
+        await asyncio.sleep(0.3)  # the quick one's deadline passes while the slow one runs
+        started = time.monotonic()
+        slow = await tracked.runtime.invoke_warm(spec, b'{"sleep": 5}')
+        return time.monotonic() - started, slow
+
+    elapsed, slow = asyncio.run(quick_then_slow())
+    assert slow is not None and slow.function_error == "Unhandled"
+    assert slow.json()["errorType"] == "Sandbox.Timedout"
+    assert 0.45 <= elapsed < 1.5, f"timed out after {elapsed:.2f} s, not its 0.5 s"
+
+
 def test_a_worker_that_dies_on_the_loop_answers_runtime_exit_error(
     tracked: Tracked, write_code: Callable[..., Path], unique_name: str
 ) -> None:
