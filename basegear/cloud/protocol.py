@@ -26,7 +26,7 @@ class AwsRequest:
     client_ip: str | None = None  # the address the request came from, when over HTTP
 
 
-@dataclass
+@dataclass(slots=True)
 class AwsResponse:
     status: int
     body: bytes = b""

@@ -47,7 +47,7 @@ def split_path(path: str) -> list[str]:
     return [unquote(part) for part in path.split("/") if part]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Match(Generic[_T]):
     value: _T
     parameters: dict[str, str]

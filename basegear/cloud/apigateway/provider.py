@@ -90,7 +90,7 @@ class Target:
     kind: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """A request routed and past its method request checks."""
 

@@ -39,7 +39,7 @@ _SIGNALS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Run:
     """What one execution produced, for the result and the report."""
 
