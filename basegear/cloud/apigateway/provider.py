@@ -72,6 +72,7 @@ LOG = logging.getLogger(__name__)
 USER_REQUEST = "_user_request_"
 DEFAULT_STAGE = "$default"
 _JSON = "application/json"
+_REMEMBERED_TARGETS = 1024
 _JWT_CHECKS = frozenset({"NONE", "COGNITO_USER_POOLS", "JWT"})
 _SERVED_AUTHORIZATION = {"REST": _JWT_CHECKS | {"CUSTOM"}, "HTTP": _JWT_CHECKS}
 """Authorization types served; CUSTOM: a REST API's Lambda authorizer (``lambda_authorizers``)."""
@@ -122,6 +123,8 @@ class ExecuteApiProvider:
         self._plug = plug
         self._clock = clock
         self.stages = StageCache(clients)
+        self._targets: dict[tuple[str, str, str, str], Target] = {}
+        self._targets_generation = -1
         self.tokens = tokens or TokenIssuer(clock=clock)
         self.authorizers = LambdaAuthorizers(self._invoke_authorizer, clock=clock)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="gear-execute-api")
@@ -195,6 +198,24 @@ class ExecuteApiProvider:
     # -- finding the API, stage and method ----------------------------------------------------
 
     def _target(self, request: AwsRequest) -> Target | AwsResponse:
+        """``_find_target``, remembered per host and path (the last thousand or so) until the
+        next API Gateway write."""
+        generation = self.stages.generation
+        if self._targets_generation != generation:
+            self._targets, self._targets_generation = {}, generation
+        key = (request.account, request.region, request.headers.get("host", ""), request.path)
+        targets = self._targets
+        known = targets.get(key)
+        if known is not None:
+            return known
+        found = self._find_target(request)
+        if isinstance(found, Target):
+            if len(targets) >= _REMEMBERED_TARGETS:
+                targets.clear()
+            targets[key] = found
+        return found
+
+    def _find_target(self, request: AwsRequest) -> Target | AwsResponse:
         hostname = request.headers.get("host", "").rsplit(":", 1)[0].lower()
         labels = hostname.split(".")
         if len(labels) >= 3 and labels[1] == "execute-api":

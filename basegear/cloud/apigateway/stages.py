@@ -86,6 +86,9 @@ class Method:
     scopes: tuple[str, ...] = ()
 
 
+_ROUTED_PATHS = 1024
+
+
 @dataclass(frozen=True)
 class Stage:
     kind: Kind
@@ -99,9 +102,26 @@ class Stage:
     api_keys: Mapping[str, str] = field(default_factory=dict)  # usage plans' key value → ID
     binary_media_types: tuple[str, ...] = ()
     cors: Cors | None = None  # HTTP APIs' CorsConfiguration
+    # method_for's answers by (HTTP method, path); a stage is read again after any write.
+    routed: dict[tuple[str, str], tuple[Method, dict[str, str]] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def method_for(self, http_method: str, path: str) -> tuple[Method, dict[str, str]] | None:
-        """The method (route) that serves ``http_method path`` and its path parameters."""
+        """The method (route) that serves ``http_method path`` and its path parameters (shared
+        by the requests to that path: not to be changed). Remembered for the last thousand or
+        so paths asked about: clients call the same few paths again and again."""
+        key = (http_method, path)
+        routed = self.routed
+        if key in routed:
+            return routed[key]
+        found = self._method_for(http_method, path)
+        if len(routed) >= _ROUTED_PATHS:
+            routed.clear()
+        routed[key] = found
+        return found
+
+    def _method_for(self, http_method: str, path: str) -> tuple[Method, dict[str, str]] | None:
         match: Match[dict[str, Method]]
         for match in self.routes.find(path):
             method = match.value.get(http_method) or match.value.get(ANY)
@@ -121,6 +141,12 @@ class StageCache:
         self._apis: dict[tuple[str, str, str], tuple[Kind, str] | None] = {}
         self._lock = threading.Lock()
         self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Counts the API Gateway writes: what was derived from the stages is stale once it
+        changes."""
+        return self._generation
 
     def api(self, account: str, region: str, api_id: str) -> tuple[Kind, str] | None:
         """``find_api``, remembered until the next API Gateway write."""

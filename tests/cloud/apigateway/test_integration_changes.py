@@ -83,3 +83,41 @@ def test_routes_follow_settings_versions_aliases_and_replacements(
     awslambda.delete_function(FunctionName=name)
     create("three")
     assert call("/latest") == {"value": "three", "version": "$LATEST"}
+
+
+def test_routes_and_stages_added_later_are_served_at_once(local_cloud: CloudClients) -> None:
+    """The gateway remembers which API, stage and route a path leads to, including that a
+    path leads nowhere: a write to API Gateway must make it look again."""
+    iam = local_cloud.client("iam")
+    role = iam.create_role(RoleName=f"later-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")[
+        "Role"
+    ]["Arn"]
+    function = local_cloud.client("lambda", region=REGION).create_function(
+        FunctionName=f"later-{uuid.uuid4().hex[:8]}",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": zipped(HANDLER)},
+        Environment={"Variables": {"VALUE": "later"}},
+    )["FunctionArn"]
+    client = local_cloud.client("apigatewayv2", region=REGION)
+    api_id = client.create_api(Name=f"later-{uuid.uuid4().hex[:8]}", ProtocolType="HTTP")["ApiId"]
+    integration = client.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function,
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    client.create_route(ApiId=api_id, RouteKey="GET /first", Target=f"integrations/{integration}")
+    host = f"{api_id}.execute-api.{REGION}.localhost:{local_cloud.cloud.port}"
+
+    def status(path: str) -> int:
+        url = f"{local_cloud.endpoint_url}{path}"
+        return requests.get(url, headers={"Host": host}, timeout=30).status_code
+
+    assert status("/live/first") == 404  # no stage yet
+    client.create_stage(ApiId=api_id, StageName="live", AutoDeploy=True)
+    assert status("/live/first") == 200
+    assert status("/live/second") == 404  # no route yet
+    client.create_route(ApiId=api_id, RouteKey="GET /second", Target=f"integrations/{integration}")
+    assert status("/live/second") == 200
