@@ -18,7 +18,8 @@ _CLEARED = ~((0xF000 << 64) | (0xC000 << 48))
 
 def request_id() -> str:
     """A random (version 4) UUID, ``6f1c…-…``, as Lambda and API Gateway print request IDs."""
-    digits = f"{(_RANDOM.getrandbits(128) & _CLEARED) | _VERSION_4 | _VARIANT:032x}"
+    number = (_RANDOM.getrandbits(128) & _CLEARED) | _VERSION_4 | _VARIANT
+    digits = number.to_bytes(16, "big").hex()
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
