@@ -7,6 +7,7 @@ as light records that read the same as moto's own.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -16,6 +17,8 @@ from moto.core.utils import unix_time_millis, utcnow
 from moto.logs.models import LogEvent, logs_backends
 
 from basegear.cloud.lambdas.telemetry import LogBatch, MetricDatum, MetricSink
+
+_BY_TIME = operator.attrgetter("timestamp")
 
 
 class StoredLogEvent(NamedTuple):
@@ -64,7 +67,7 @@ class CloudWatchLogsSink:
         stream: Any = group.streams[batch.stream]  # its events may be StoredLogEvent too
         # Events are stored in chronological order, as PutLogEvents takes them; a clock set
         # back between two invocations must not reorder a stream.
-        ordered = sorted(batch.events, key=lambda event: event.timestamp)
+        ordered = sorted(batch.events, key=_BY_TIME)
         if group.subscription_filters:
             events = [{"timestamp": e.timestamp, "message": e.message} for e in ordered]
             stream.put_log_events(events)
