@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +60,9 @@ def unserialisable(event, context):
 
 def money(event, context):
     return {"price": decimal.Decimal("1.5")}
+
+def policy(event, context):
+    return {"policy": os.sched_getscheduler(0), "nice": os.getpriority(os.PRIO_PROCESS, 0)}
 """
 
 
@@ -91,6 +95,16 @@ def test_result_logs_and_warm_reuse(tracked: Tracked, code: Path, unique_name: s
         assert part in cold[5]
     warm = second.log.splitlines()
     assert warm[0].startswith("START") and "Init Duration" not in warm[-1]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="a Linux scheduling policy")
+def test_workers_run_as_batch_work_at_the_usual_priority(
+    tracked: Tracked, code: Path, unique_name: str
+) -> None:
+    """Workers do not preempt the gateway when an invocation wakes them (SCHED_BATCH), and get
+    the same share of the CPU as any process (nice 0)."""
+    result = tracked.invoke(spec_for(code, unique_name, "policy"), {})
+    assert result.json() == {"policy": os.SCHED_BATCH, "nice": 0}
 
 
 def test_handler_exception_is_an_unhandled_function_error(
