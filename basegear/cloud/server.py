@@ -7,6 +7,7 @@ Serving choices, each measured (DESIGN.md, "Measured on this kind of machine"):
 - httptools on uvloop, one worker, one process: moto's state lives in this process; uvloop
   takes ~10% off the CPU a request costs (bench/http.py);
 - no proxy-header middleware: nothing stands in front of the local cloud;
+- a response's head and body in one write (``http_protocol``), so a client reads it whole;
 - the listening socket is made here with ``TCP_NODELAY`` (accepted sockets inherit it on Linux),
   so no reply waits on Nagle's algorithm (uvicorn issue #3149);
 - keep-alive connections stay open 75 s, longer than a test's idle gaps, so boto3's pooled

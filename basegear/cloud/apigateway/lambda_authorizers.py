@@ -101,11 +101,9 @@ class LambdaAuthorizers:
                     self._cache[key] = (self._clock() + ttl, answer)
         decision = decide(answer.policy, arn)
         if decision == "Deny":
-            return _forbidden(
-                "User is not authorized to access this resource with an explicit deny"
-            )
+            return _forbidden(f"{_NOT_AUTHORIZED} with an explicit deny")
         if decision is None:
-            return _forbidden("User is not authorized to access this resource")
+            return _forbidden(_NOT_AUTHORIZED)
         return answer.principal
 
     def _cached(self, key: tuple[str, str, tuple[str, ...]]) -> _Answer | None:
@@ -139,9 +137,7 @@ def decide(policy: Mapping[str, Any], arn: str) -> str | None:
     for statement in statements:
         if not isinstance(statement, dict):
             continue
-        if not any(
-            _matches(action, "execute-api:Invoke") for action in _listed(statement, "Action")
-        ):
+        if not any(_matches(action, _INVOKE) for action in _listed(statement, "Action")):
             continue
         if not any(_matches(resource, arn) for resource in _listed(statement, "Resource")):
             continue

@@ -48,10 +48,11 @@ def paged_history(
     if answer.status != 200:
         return answer
     events: list[dict[str, Any]] = json.loads(answer.body)["events"]
-    if params.get("reverseOrder"):
+    reverse = bool(params.get("reverseOrder"))
+    if reverse:
         events.reverse()
     arn = str(params.get("executionArn", ""))
-    start = _start_of(params.get("nextToken"), arn, bool(params.get("reverseOrder")))
+    start = _start_of(params.get("nextToken"), arn, reverse)
     if start is None:
         return aws_error(request, 400, "InvalidToken", "Invalid Token: the token is not valid")
     page = events[start : start + size]
@@ -59,7 +60,7 @@ def paged_history(
         page = [_without_data(event) for event in page]
     body: dict[str, Any] = {"events": page}
     if start + size < len(events):
-        body["nextToken"] = _token(arn, bool(params.get("reverseOrder")), start + size)
+        body["nextToken"] = _token(arn, reverse, start + size)
     headers = {k: v for k, v in answer.headers.items() if k.lower() != "content-length"}
     return AwsResponse(200, json.dumps(body).encode(), headers)
 
